@@ -1,0 +1,13 @@
+package com.iotanomaly.connectors.kinesis;
+
+/**
+ * Where the source starts reading shards found by the first shard discovery of a fresh job (named as
+ * in the official connector's {@code source.init.position}). Shards discovered later (resharding)
+ * always start at TRIM_HORIZON so no record of a new shard is skipped; restored shards continue after
+ * their last emitted sequence number.
+ */
+public enum InitialPosition {
+    TRIM_HORIZON,
+    LATEST,
+    AT_TIMESTAMP
+}
