@@ -1,0 +1,69 @@
+"""The detector API shared by every windowed detector (river-like).
+
+A detector scores a reading against what it has learnt so far (`score_one`, no side effect) and then
+learns it (`learn_one`).  `score_learn_one` does both in one call: it is what the monitor's hot path uses.
+Scores are in [0, 1]; a detector that has seen fewer than its warm-up count scores 0.  Deciding (alert,
+episode, recovery) is not a detector's job: see alerting.py.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+
+def squash(z: float, z50: float) -> float:
+    """Map a non-negative statistic to [0, 1): 0 at z=0, 0.5 at z=z50, 0.8 at 2*z50, 0.9 at 3*z50."""
+    if z <= 0.0:
+        return 0.0
+    zz = z * z
+    return zz / (zz + z50 * z50)
+
+
+def unsquash(score: float, z50: float) -> float:
+    """Inverse of `squash` (the statistic a score stands for), for explanations."""
+    if score <= 0.0:
+        return 0.0
+    if score >= 1.0:
+        return float("inf")
+    return z50 * (score / (1.0 - score)) ** 0.5
+
+
+class Detector(ABC):
+    """One windowed detector for one series."""
+
+    name: ClassVar[str]
+    #: The statistic (e.g. |z|) behind the last score, for the human-readable reason.
+    last_stat: float
+
+    @abstractmethod
+    def score_one(self, x: float, ts_ms: int = 0) -> float:
+        """Score x in [0, 1] against the current state, without learning it."""
+
+    @abstractmethod
+    def learn_one(self, x: float, ts_ms: int = 0) -> None:
+        """Update the state with x."""
+
+    def score_learn_one(self, x: float, ts_ms: int = 0) -> float:
+        """Score x, then learn it (hot path; subclasses inline this)."""
+        s = self.score_one(x, ts_ms)
+        self.learn_one(x, ts_ms)
+        return s
+
+    @abstractmethod
+    def explain(self) -> str:
+        """Short text for the last score, e.g. '|z|=7.1 vs mean 60.2 std 1.9'."""
+
+    @abstractmethod
+    def to_state(self) -> dict[str, Any]:
+        """JSON-serialisable state (parameters come from the config, not from the state)."""
+
+    @classmethod
+    @abstractmethod
+    def from_state(cls, state: dict[str, Any], **params: Any) -> Detector:
+        """Rebuild from `to_state()` output with the given parameters."""
+
+    @classmethod
+    def _unit_test_params(cls) -> dict[str, Any]:
+        """Small parameters for the generic conformance test."""
+        return {}

@@ -1,0 +1,199 @@
+"""Detection and threshold configuration: one global configuration, validated, built from the MSF
+runtime-properties string map.  Unknown keys and bad values raise ConfigError(group, key, message)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, get_type_hints
+
+from flink_job.core.detection.thresholds import LEVEL_NAMES, Levels
+from flink_job.core.errors import ConfigError
+
+DETECTOR_NAMES = ("zscore", "ewma", "mad", "roc", "flatline")
+
+
+@dataclass(frozen=True)
+class DetectionConfig:
+    """Every detector and alert-policy parameter.  Window sizes and counts are in readings.
+
+    The defaults are the single configuration scored on NAB (docs/detection.md).
+    """
+
+    detectors: tuple[str, ...] = DETECTOR_NAMES  # which windowed detectors run, comma-separated in properties
+    min_points: int = 100  # warm-up: a detector scores 0 until it has learnt this many readings
+    zscore_window: int = 2000
+    zscore_z50: float = 5.0  # |z| at which the z-score detector scores 0.5
+    ewma_lambda: float = 0.1  # weight of the newest reading in the EWMA chart statistic
+    ewma_baseline_alpha: float = 0.002  # weight of the newest reading in the slow baseline mean/variance
+    ewma_z50: float = 5.0  # chart-sigmas at which the EWMA detector scores 0.5
+    mad_window: int = 500
+    mad_z50: float = 6.0  # robust |z| at which the MAD detector scores 0.5
+    roc_window: int = 500
+    roc_z50: float = 8.0  # step z at which the rate-of-change detector scores 0.5
+    flatline_min_run: int = 30  # a flat run shorter than this never scores
+    flatline_factor: float = 2.0  # limit = max(min_run, factor * longest normal run)
+    flatline_abs_tol: float = 0.0  # |x - prev| <= abs_tol + rel_tol*|prev| counts as "did not move"
+    flatline_rel_tol: float = 0.0
+    alert_threshold: float = 0.5  # score that starts an episode
+    recovery_threshold: float = 0.3  # episode ends after recovery_readings scores below this
+    recovery_readings: int = 10
+    debounce_readings: int = 1  # consecutive readings >= alert_threshold needed to start an episode
+    cooldown_readings: int = 300  # readings after an alert during which a new onset does not alert
+    cooldown_ms: int = 0  # and the same in event time
+    critical_score: float = 0.8  # statistical score at/above which severity is "critical"
+    warning_score: float = 0.75  # score of a static warning breach (a critical breach scores 1.0)
+    silence_timeout_ms: int = 60_000
+
+    def __post_init__(self) -> None:
+        for key, message in self.problems():
+            raise ConfigError("detection", key, message)
+
+    def problems(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for name in self.detectors:
+            if name not in DETECTOR_NAMES:
+                out.append(("detectors", f"unknown detector '{name}' (known: {', '.join(DETECTOR_NAMES)})"))
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, float) and not math.isfinite(v):
+                out.append((f.name, f"must be finite, got {v}"))
+            elif isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0:
+                out.append((f.name, f"must be >= 0, got {v}"))
+        for key in ("zscore_window", "mad_window", "roc_window"):
+            if getattr(self, key) < 3:
+                out.append((key, "must be >= 3"))
+        for key in ("zscore_z50", "ewma_z50", "mad_z50", "roc_z50", "flatline_factor"):
+            if getattr(self, key) <= 0:
+                out.append((key, "must be > 0"))
+        if not 0.0 < self.ewma_lambda <= 1.0:
+            out.append(("ewma_lambda", "must be in (0, 1]"))
+        if not 0.0 < self.ewma_baseline_alpha <= 1.0:
+            out.append(("ewma_baseline_alpha", "must be in (0, 1]"))
+        if not 0.0 < self.alert_threshold <= 1.0:
+            out.append(("alert_threshold", "must be in (0, 1]"))
+        if not 0.0 <= self.recovery_threshold <= self.alert_threshold:
+            out.append(("recovery_threshold", "must be in [0, alert_threshold]"))
+        if not self.alert_threshold <= self.warning_score <= 1.0:
+            out.append(("warning_score", "must be in [alert_threshold, 1] so a warning breach alerts"))
+        if not 0.0 < self.critical_score <= 1.0:
+            out.append(("critical_score", "must be in (0, 1]"))
+        if self.flatline_min_run < 2:
+            out.append(("flatline_min_run", "must be >= 2"))
+        if self.silence_timeout_ms <= 0:
+            out.append(("silence_timeout_ms", "must be > 0"))
+        return out
+
+    @classmethod
+    def from_properties(cls, props: Mapping[str, str], group: str = "detection") -> DetectionConfig:
+        """Build from a runtime-property map; keys are the field names, values strings."""
+        hints = get_type_hints(cls)
+        known = {f.name for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, raw in props.items():
+            if key not in known:
+                raise ConfigError(group, key, f"unknown key (known: {', '.join(sorted(known))})")
+            kwargs[key] = _parse(group, key, raw, hints[key])
+        try:
+            return cls(**kwargs)
+        except ConfigError as e:
+            raise ConfigError(group, e.key, str(e).split(": ", 1)[-1]) from None
+
+
+def _parse(group: str, key: str, raw: Any, typ: Any) -> Any:
+    text = str(raw).strip()
+    try:
+        if typ is bool:
+            low = text.lower()
+            if low in ("true", "1", "yes"):
+                return True
+            if low in ("false", "0", "no"):
+                return False
+            raise ValueError(text)
+        if typ is int:
+            return int(text.replace("_", ""))
+        if typ is float:
+            return float(text)
+        if typ == tuple[str, ...]:
+            return tuple(p.strip() for p in text.split(",") if p.strip())
+    except ValueError:
+        raise ConfigError(group, key, f"cannot parse {raw!r} as {getattr(typ, '__name__', typ)}") from None
+    raise ConfigError(group, key, f"unsupported type {typ}")  # pragma: no cover - a programming error
+
+
+DEFAULT_SENSOR_LEVELS: dict[str, dict[str, float]] = {
+    "temperature": {"warning_high": 90.0, "critical_high": 100.0},  # deg C
+    "pressure": {"warning_low": 3.0, "critical_low": 2.0, "warning_high": 8.0, "critical_high": 9.0},  # bar
+    "vibration": {"warning_high": 7.1, "critical_high": 11.2},  # mm/s RMS, ISO 10816-like zones
+}
+
+
+def _freeze(levels: Mapping[str, Mapping[str, float | None]]) -> dict[str, dict[str, float | None]]:
+    return {k: dict(v) for k, v in levels.items()}
+
+
+@dataclass(frozen=True)
+class ThresholdConfig:
+    """Static levels per sensor type plus per-device overrides (level by level)."""
+
+    sensors: dict[str, dict[str, float | None]] = field(
+        default_factory=lambda: _freeze(DEFAULT_SENSOR_LEVELS))
+    overrides: dict[tuple[str, str], dict[str, float | None]] = field(default_factory=dict)
+    hysteresis_fraction: float = 0.02
+
+    def for_series(self, device_id: str, sensor: str) -> Levels:
+        """Resolved levels of one series; a sensor without configured levels gets none (stats only)."""
+        merged = dict(self.sensors.get(sensor, {}))
+        merged.update(self.overrides.get((device_id, sensor), {}))
+        return Levels(hysteresis_fraction=self.hysteresis_fraction,
+                      **{k: v for k, v in merged.items() if k in LEVEL_NAMES})
+
+    @classmethod
+    def from_properties(cls, props: Mapping[str, str], group: str = "thresholds") -> ThresholdConfig:
+        """Flat keys on top of the defaults: "<sensor>.<level>", "device.<id>.<sensor>.<level>",
+        "hysteresis_fraction".  A value of "none" removes a default level."""
+        sensors = _freeze(DEFAULT_SENSOR_LEVELS)
+        overrides: dict[tuple[str, str], dict[str, float | None]] = {}
+        hysteresis = 0.02
+        origin: dict[tuple[str, str], str] = {}  # series -> a key that touched it, for error messages
+        for key, raw in props.items():
+            if key == "hysteresis_fraction":
+                hysteresis = _parse_level(group, key, raw)
+                if hysteresis is None or not 0.0 <= hysteresis < 1.0:
+                    raise ConfigError(group, key, "must be a number in [0, 1)")
+                continue
+            parts = key.split(".")
+            if parts[0] == "device" and len(parts) >= 4:
+                device, sensor, level = ".".join(parts[1:-2]), parts[-2], parts[-1]
+                target = overrides.setdefault((device, sensor), {})
+                origin[(device, sensor)] = key
+            elif len(parts) == 2:
+                sensor, level = parts
+                target = sensors.setdefault(sensor, {})
+                origin[("", sensor)] = key
+            else:
+                raise ConfigError(group, key, "expected '<sensor>.<level>', 'device.<id>.<sensor>.<level>' "
+                                              "or 'hysteresis_fraction'")
+            if not sensor or level not in LEVEL_NAMES:
+                raise ConfigError(group, key, f"unknown level '{level}' (known: {', '.join(LEVEL_NAMES)})")
+            target[level] = _parse_level(group, key, raw)
+        cfg = cls(sensors=sensors, overrides=overrides, hysteresis_fraction=hysteresis)
+        for (device, sensor), key in origin.items():
+            for level, message in cfg.for_series(device, sensor).problems():
+                raise ConfigError(group, key, f"{sensor}.{level}: {message}")
+        return cfg
+
+
+def _parse_level(group: str, key: str, raw: Any) -> float | None:
+    text = str(raw).strip()
+    if text.lower() in ("", "none", "null"):
+        return None
+    try:
+        v = float(text)
+    except ValueError:
+        raise ConfigError(group, key, f"cannot parse {raw!r} as a number") from None
+    if not math.isfinite(v):
+        raise ConfigError(group, key, f"must be finite, got {raw!r}")
+    return v

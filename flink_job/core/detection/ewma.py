@@ -1,0 +1,78 @@
+"""EWMA control chart: a fast EWMA of the readings against limits from a slow EW mean/variance.
+
+The chart statistic s = lam*x + (1-lam)*s has standard deviation sigma*sqrt(lam/(2-lam)) around the
+baseline mean, so small sustained shifts that a single-reading z-score misses add up and cross the limit.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from flink_job.core.detection.base import Detector
+from flink_job.core.detection.stats import EWMeanVar
+
+
+class EWMADetector(Detector):
+    """Scores 0.5 when the chart statistic is `z50` chart-sigmas from the baseline (an L-sigma limit)."""
+
+    name = "ewma"
+    __slots__ = ("lam", "baseline_alpha", "z50", "min_points", "baseline", "s", "last_stat", "_c", "_k")
+
+    def __init__(self, lam: float = 0.2, baseline_alpha: float = 0.005, z50: float = 4.0,
+                 min_points: int = 30) -> None:
+        if not 0.0 < lam <= 1.0:
+            raise ValueError("lam must be in (0, 1]")
+        self.lam = lam
+        self.baseline_alpha = baseline_alpha
+        self.z50 = z50
+        self.min_points = min_points
+        self.baseline = EWMeanVar(baseline_alpha)
+        self.s: float | None = None
+        self.last_stat = 0.0
+        self._c = z50 * z50
+        self._k = math.sqrt(lam / (2.0 - lam))
+
+    def _chart(self, x: float) -> float:
+        return x if self.s is None else self.lam * x + (1.0 - self.lam) * self.s
+
+    def score_one(self, x: float, ts_ms: int = 0) -> float:
+        b = self.baseline
+        if b.n < self.min_points:
+            self.last_stat = 0.0
+            return 0.0
+        s = self._chart(x)
+        floor = 1e-9 * (1.0 + abs(b.mean))
+        sd = math.sqrt(b.var) if b.var > floor * floor else floor
+        z = abs(s - b.mean) / (sd * self._k)
+        self.last_stat = z
+        zz = z * z
+        return zz / (zz + self._c)
+
+    def learn_one(self, x: float, ts_ms: int = 0) -> None:
+        self.s = self._chart(x)
+        self.baseline.update(x)
+
+    def score_learn_one(self, x: float, ts_ms: int = 0) -> float:
+        sc = self.score_one(x)
+        self.s = self._chart(x)
+        self.baseline.update(x)
+        return sc
+
+    def explain(self) -> str:
+        return (f"EWMA {self.s if self.s is not None else float('nan'):.4g} is {self.last_stat:.1f} "
+                f"chart-sigmas from baseline {self.baseline.mean:.4g}")
+
+    def to_state(self) -> dict[str, Any]:
+        return {"baseline": self.baseline.to_state(), "s": self.s}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], **params: Any) -> EWMADetector:
+        obj = cls(**params)
+        obj.baseline = EWMeanVar.from_state(state["baseline"], obj.baseline_alpha)
+        obj.s = None if state["s"] is None else float(state["s"])
+        return obj
+
+    @classmethod
+    def _unit_test_params(cls) -> dict[str, Any]:
+        return {"lam": 0.3, "baseline_alpha": 0.1, "z50": 3.0, "min_points": 5}

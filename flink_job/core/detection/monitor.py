@@ -1,0 +1,168 @@
+"""SeriesMonitor: everything for one (device, sensor) series, and the Verdict it returns per reading.
+
+Score of a reading = max(static-threshold score, every windowed detector's score).  The alert policy
+(alerting.py) turns scores into the anomalous flag and onset alerts; static breaches score
+`warning_score` or 1.0, so they always start an episode.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flink_job.core.detection.alerting import AlertPolicy
+from flink_job.core.detection.base import Detector
+from flink_job.core.detection.config import DetectionConfig, ThresholdConfig
+from flink_job.core.detection.ewma import EWMADetector
+from flink_job.core.detection.flatline import FlatlineDetector
+from flink_job.core.detection.mad import MADDetector
+from flink_job.core.detection.rate_of_change import RateOfChangeDetector
+from flink_job.core.detection.silence import SilenceCheck
+from flink_job.core.detection.thresholds import CRITICAL, WARNING, ThresholdDetector
+from flink_job.core.detection.zscore import ZScoreDetector
+
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    ts_ms: int
+    value: float | None  # None for a silence verdict
+    score: float  # anomaly score in [0, 1]
+    detectors: tuple[str, ...]  # which fired, e.g. ("threshold",), ("zscore", "mad"), ("silence",)
+    anomalous: bool  # true from the onset of an episode until the series recovers
+    alert: bool  # true only at the onset (then cooldown/debounce until recovery)
+    severity: str  # "ok" | "warning" | "critical"
+    reason: str  # human text, e.g. "temperature 104.2 > critical_high 100.0"
+
+
+def detector_params(name: str, cfg: DetectionConfig) -> dict[str, Any]:
+    """Constructor parameters of one windowed detector from the global config."""
+    if name == "zscore":
+        return {"window": cfg.zscore_window, "z50": cfg.zscore_z50, "min_points": cfg.min_points}
+    if name == "ewma":
+        return {"lam": cfg.ewma_lambda, "baseline_alpha": cfg.ewma_baseline_alpha, "z50": cfg.ewma_z50,
+                "min_points": cfg.min_points}
+    if name == "mad":
+        return {"window": cfg.mad_window, "z50": cfg.mad_z50, "min_points": cfg.min_points}
+    if name == "roc":
+        return {"window": cfg.roc_window, "z50": cfg.roc_z50, "min_points": cfg.min_points}
+    if name == "flatline":
+        return {"min_run": cfg.flatline_min_run, "factor": cfg.flatline_factor,
+                "abs_tol": cfg.flatline_abs_tol, "rel_tol": cfg.flatline_rel_tol,
+                "min_points": cfg.min_points}
+    raise KeyError(name)
+
+
+DETECTOR_CLASSES: dict[str, type[Detector]] = {
+    "zscore": ZScoreDetector,
+    "ewma": EWMADetector,
+    "mad": MADDetector,
+    "roc": RateOfChangeDetector,
+    "flatline": FlatlineDetector,
+}
+
+
+class SeriesMonitor:
+    """Everything for one (device, sensor) series: static thresholds + windowed detectors + alert policy."""
+
+    __slots__ = ("device_id", "sensor", "detection", "levels", "threshold", "detectors", "policy",
+                 "silence", "n", "_silence_alerted")
+
+    def __init__(self, device_id: str, sensor: str, detection: DetectionConfig,
+                 thresholds: ThresholdConfig) -> None:
+        self.device_id = device_id
+        self.sensor = sensor
+        self.detection = detection
+        self.levels = thresholds.for_series(device_id, sensor)
+        self.threshold = None if self.levels.empty else ThresholdDetector(self.levels)
+        self.detectors: list[Detector] = [
+            DETECTOR_CLASSES[name](**detector_params(name, detection)) for name in detection.detectors]
+        self.policy = AlertPolicy(
+            alert_threshold=detection.alert_threshold, recovery_threshold=detection.recovery_threshold,
+            recovery_readings=detection.recovery_readings, debounce_readings=detection.debounce_readings,
+            cooldown_readings=detection.cooldown_readings, cooldown_ms=detection.cooldown_ms)
+        self.silence = SilenceCheck(detection.silence_timeout_ms)
+        self.n = 0
+
+    def update(self, ts_ms: int, value: float) -> Verdict:
+        """Score one reading (readings arrive in event-time order) and step the alert policy."""
+        self.silence.seen(ts_ms)
+        x = float(value)
+        if not math.isfinite(x):
+            # A missing/garbled reading teaches nothing and must not poison running sums.
+            return Verdict(ts_ms, x, 0.0, (), self.policy.anomalous, False,
+                           "warning" if self.policy.anomalous else "ok", "non-finite reading ignored")
+        self.n += 1
+        scores = [d.score_learn_one(x, ts_ms) for d in self.detectors]
+        score = max(scores) if scores else 0.0
+        level = self.threshold.level(x) if self.threshold is not None else 0
+        cfg = self.detection
+        if level:
+            score = 1.0 if level == CRITICAL else max(score, cfg.warning_score)
+        anomalous, alert = self.policy.step(score, ts_ms)
+        if not anomalous:
+            return Verdict(ts_ms, x, score, (), False, False, "ok", "ok")
+        fired = [d.name for d, s in zip(self.detectors, scores, strict=True) if s >= cfg.alert_threshold]
+        reasons = [f"{d.name}: {d.explain()}" for d, s in zip(self.detectors, scores, strict=True)
+                   if s >= cfg.alert_threshold]
+        if level:
+            fired.insert(0, "threshold")
+            reasons.insert(0, f"{self.sensor} {self.threshold.last_reason}")  # type: ignore[union-attr]
+        if level == CRITICAL or (level != WARNING and score >= cfg.critical_score):
+            severity = "critical"
+        else:
+            severity = "warning"
+        reason = "; ".join(reasons) if reasons else f"{self.sensor} recovering (score {score:.2f})"
+        return Verdict(ts_ms, x, score, tuple(fired), True, alert, severity, reason)
+
+    def update_many(self, ts_ms: Sequence[int], values: Sequence[float]) -> list[Verdict]:
+        """Same as `update` for a micro-batch, in order."""
+        if len(ts_ms) != len(values):
+            raise ValueError("ts_ms and values must have the same length")
+        up = self.update
+        return [up(t, v) for t, v in zip(ts_ms, values, strict=True)]
+
+    def check_silence(self, now_ms: int) -> Verdict | None:
+        """A ("silence",) verdict once no reading has arrived for silence_timeout_ms; alert only at onset."""
+        silent, onset = self.silence.check(now_ms)
+        if not silent:
+            return None
+        last = self.silence.last_ts
+        return Verdict(now_ms, None, 1.0, ("silence",), True, onset, "critical",
+                       f"{self.sensor}: no reading for {(now_ms - last) / 1000:.0f} s "  # type: ignore[operator]
+                       f"(timeout {self.detection.silence_timeout_ms / 1000:.0f} s)")
+
+    def to_state(self) -> dict[str, Any]:
+        """JSON-serialisable keyed state (versioned)."""
+        return {
+            "v": STATE_VERSION,
+            "n": self.n,
+            "threshold": None if self.threshold is None else self.threshold.to_state(),
+            "policy": self.policy.to_state(),
+            "silence": self.silence.to_state(),
+            "detectors": {d.name: d.to_state() for d in self.detectors},
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], device_id: str, sensor: str, detection: DetectionConfig,
+                   thresholds: ThresholdConfig) -> SeriesMonitor:
+        """Restore; detectors added to the config since the snapshot start fresh, removed ones are dropped."""
+        version = state.get("v")
+        if version != STATE_VERSION:
+            raise ValueError(f"unsupported SeriesMonitor state version {version!r} "
+                             f"(expected {STATE_VERSION})")
+        obj = cls(device_id, sensor, detection, thresholds)
+        obj.n = int(state["n"])
+        if obj.threshold is not None and state.get("threshold") is not None:
+            obj.threshold = ThresholdDetector.from_state(state["threshold"], obj.levels)
+        obj.policy.load_state(state["policy"])
+        obj.silence.load_state(state["silence"])
+        saved = state.get("detectors", {})
+        obj.detectors = [
+            DETECTOR_CLASSES[d.name].from_state(saved[d.name], **detector_params(d.name, detection))
+            if d.name in saved else d
+            for d in obj.detectors]
+        return obj

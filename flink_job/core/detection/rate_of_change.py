@@ -1,0 +1,75 @@
+"""Rate of change: the step from the previous reading, z-scored against the recent steps.
+
+Per reading rather than per second: sensors report at a fixed rate, and a gap in the data (handled by
+the silence check) should not make the next step look small.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from flink_job.core.detection.base import Detector
+from flink_job.core.detection.stats import RollingMeanVar
+
+
+class RateOfChangeDetector(Detector):
+    """Scores 0.5 when |step - mean step| = z50 standard deviations of the last `window` steps."""
+
+    name = "roc"
+    __slots__ = ("window", "z50", "min_points", "stats", "prev", "last_stat", "_c", "_step")
+
+    def __init__(self, window: int = 500, z50: float = 6.0, min_points: int = 30) -> None:
+        self.window = window
+        self.z50 = z50
+        self.min_points = min_points
+        self.stats = RollingMeanVar(window)
+        self.prev: float | None = None
+        self.last_stat = 0.0
+        self._c = z50 * z50
+        self._step = 0.0
+
+    def score_one(self, x: float, ts_ms: int = 0) -> float:
+        st = self.stats
+        if self.prev is None or st.n < self.min_points:
+            self.last_stat = 0.0
+            return 0.0
+        d = x - self.prev
+        self._step = d
+        mean = st.mean
+        var = st.m2 / st.n
+        floor = 1e-9 * (1.0 + abs(self.prev))
+        std = math.sqrt(var) if var > floor * floor else floor
+        z = abs(d - mean) / std
+        self.last_stat = z
+        zz = z * z
+        return zz / (zz + self._c)
+
+    def learn_one(self, x: float, ts_ms: int = 0) -> None:
+        if self.prev is not None:
+            self.stats.update(x - self.prev)
+        self.prev = x
+
+    def score_learn_one(self, x: float, ts_ms: int = 0) -> float:
+        s = self.score_one(x)
+        if self.prev is not None:
+            self.stats.update(x - self.prev)
+        self.prev = x
+        return s
+
+    def explain(self) -> str:
+        return f"step {self._step:+.4g} is {self.last_stat:.1f} sigma from the usual step"
+
+    def to_state(self) -> dict[str, Any]:
+        return {"stats": self.stats.to_state(), "prev": self.prev}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], **params: Any) -> RateOfChangeDetector:
+        obj = cls(**params)
+        obj.stats = RollingMeanVar.from_state(state["stats"], obj.window)
+        obj.prev = None if state["prev"] is None else float(state["prev"])
+        return obj
+
+    @classmethod
+    def _unit_test_params(cls) -> dict[str, Any]:
+        return {"window": 20, "z50": 3.0, "min_points": 5}
