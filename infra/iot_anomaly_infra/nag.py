@@ -1,0 +1,41 @@
+"""cdk-nag 3.x helpers: every acknowledgement goes through :func:`acknowledge` with a reason.
+
+cdk-nag 3 uses CDK's native ``Validations.of(construct).acknowledge(...)``. Findings of rules that
+report several findings per resource (IAM5, IAM4) are acknowledged one by one with the
+``Rule[Finding]`` id, never the whole rule, so a new wildcard added later still fails synthesis.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
+from constructs import IConstruct
+
+MIN_REASON_LENGTH = 30
+
+
+def acknowledge(construct: IConstruct, rule_id: str, reason: str) -> None:
+    """Acknowledge one AwsSolutions finding on ``construct`` (and its children)."""
+    if len(reason.strip()) < MIN_REASON_LENGTH:
+        raise ValueError(f"cdk-nag acknowledgement {rule_id} needs a real justification, got {reason!r}")
+    Validations.of(construct).acknowledge(Acknowledgment(id=rule_id, reason=reason))
+
+
+def iam5_resource(resource: str) -> str:
+    """Finding id of an IAM5 wildcard-resource finding, e.g. ``AwsSolutions-IAM5[Resource::*]``."""
+    return f"AwsSolutions-IAM5[Resource::{resource}]"
+
+
+def iam5_action(action: str) -> str:
+    return f"AwsSolutions-IAM5[Action::{action}]"
+
+
+LAMBDA_BASIC_EXECUTION = (
+    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]"
+)
+
+
+def arn_of(construct: IConstruct) -> str:
+    """How cdk-nag prints ``Fn::GetAtt [X, Arn]`` of an L2's resource in a finding id: ``<X.Arn>``."""
+    cfn = construct.node.default_child if not isinstance(construct, CfnElement) else construct
+    stack = Stack.of(construct)
+    return f"<{stack.resolve(stack.get_logical_id(cfn))}.Arn>"
