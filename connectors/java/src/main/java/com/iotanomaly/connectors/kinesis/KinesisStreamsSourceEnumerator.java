@@ -87,7 +87,7 @@ public class KinesisStreamsSourceEnumerator
     }
 
     /** Runs in the coordinator thread. */
-    private void onShardsListed(List<Shard> shards, Throwable error) {
+    void onShardsListed(List<Shard> shards, Throwable error) {
         if (error != null) {
             LOG.warn("ListShards on {} failed; retrying in {} ms",
                     config.streamArn, config.shardDiscoveryIntervalMs, error);

@@ -1,0 +1,124 @@
+package com.iotanomaly.connectors.kinesis;
+
+import org.apache.flink.connector.base.source.reader.RecordsWithSplitIds;
+import org.apache.flink.connector.base.source.reader.splitreader.SplitsAddition;
+
+import org.junit.Test;
+import software.amazon.awssdk.core.SdkBytes;
+import software.amazon.awssdk.services.kinesis.KinesisClient;
+import software.amazon.awssdk.services.kinesis.model.GetRecordsRequest;
+import software.amazon.awssdk.services.kinesis.model.GetRecordsResponse;
+import software.amazon.awssdk.services.kinesis.model.GetShardIteratorRequest;
+import software.amazon.awssdk.services.kinesis.model.GetShardIteratorResponse;
+import software.amazon.awssdk.services.kinesis.model.ProvisionedThroughputExceededException;
+import software.amazon.awssdk.services.kinesis.model.Record;
+import software.amazon.awssdk.services.kinesis.model.ShardIteratorType;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+
+public class KinesisShardSplitReaderTest {
+
+    private static final String ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/s";
+
+    /** One shard holding records "r1".."r3" (sequence numbers 1..3), closed after them. */
+    static final class FakeKinesis implements KinesisClient {
+        final List<GetShardIteratorRequest> iteratorRequests = new ArrayList<>();
+        int throttleNext = 1;
+
+        @Override
+        public GetShardIteratorResponse getShardIterator(GetShardIteratorRequest request) {
+            iteratorRequests.add(request);
+            String after = request.shardIteratorType() == ShardIteratorType.AFTER_SEQUENCE_NUMBER
+                    ? request.startingSequenceNumber()
+                    : "0";
+            return GetShardIteratorResponse.builder().shardIterator(after).build();
+        }
+
+        @Override
+        public GetRecordsResponse getRecords(GetRecordsRequest request) {
+            if (throttleNext > 0) {
+                throttleNext--;
+                throw ProvisionedThroughputExceededException.builder().message("slow down").build();
+            }
+            int after = Integer.parseInt(request.shardIterator());
+            List<Record> records = new ArrayList<>();
+            for (int seq = after + 1; seq <= 3 && records.size() < request.limit(); seq++) {
+                records.add(Record.builder()
+                        .sequenceNumber(Integer.toString(seq))
+                        .data(SdkBytes.fromUtf8String("r" + seq))
+                        .partitionKey("k")
+                        .build());
+            }
+            int last = after + records.size();
+            return GetRecordsResponse.builder()
+                    .records(records)
+                    .millisBehindLatest(0L)
+                    .nextShardIterator(last >= 3 ? null : Integer.toString(last))
+                    .build();
+        }
+
+        @Override
+        public String serviceName() {
+            return "kinesis";
+        }
+
+        @Override
+        public void close() {}
+    }
+
+    private static KinesisSourceConfig config() {
+        return KinesisStreamsSource.builder().setStreamArn(ARN).setMaxRecordsPerGet(2).setIdleIntervalMs(10)
+                .build().getConfig();
+    }
+
+    @Test
+    public void backsOffOnThrottlingReadsInOrderAndFinishesAtShardEnd() throws Exception {
+        FakeKinesis kinesis = new FakeKinesis();
+        KinesisShardSplitReader reader = new KinesisShardSplitReader(config(), kinesis, null);
+        reader.handleSplitsChanges(new SplitsAddition<>(Collections.singletonList(new KinesisShardSplit(
+                ARN, "s0", KinesisShardSplit.StartType.TRIM_HORIZON, null, 0L, null, false))));
+
+        List<String> data = new ArrayList<>();
+        boolean finished = false;
+        long deadline = System.currentTimeMillis() + 5_000;
+        while (!finished && System.currentTimeMillis() < deadline) {
+            RecordsWithSplitIds<Record> batch = reader.fetch();
+            String split;
+            while ((split = batch.nextSplit()) != null) {
+                assertEquals("s0", split);
+                Record r;
+                while ((r = batch.nextRecordFromSplit()) != null) {
+                    data.add(r.data().asUtf8String());
+                }
+            }
+            finished = batch.finishedSplits().contains("s0");
+        }
+        assertTrue("shard must finish at SHARD_END", finished);
+        assertEquals(List.of("r1", "r2", "r3"), data);
+        assertEquals(0, kinesis.throttleNext);
+    }
+
+    @Test
+    public void restoredSplitResumesAfterLastEmittedSequenceNumber() throws Exception {
+        FakeKinesis kinesis = new FakeKinesis();
+        kinesis.throttleNext = 0;
+        KinesisShardSplit restored = new KinesisShardSplit(
+                ARN, "s0", KinesisShardSplit.StartType.TRIM_HORIZON, null, 0L, null, false).resumeAfter("2");
+        KinesisShardSplitSerializer serializer = new KinesisShardSplitSerializer();
+        restored = serializer.deserialize(serializer.getVersion(), serializer.serialize(restored));
+
+        KinesisShardSplitReader reader = new KinesisShardSplitReader(config(), kinesis, null);
+        reader.handleSplitsChanges(new SplitsAddition<>(Collections.singletonList(restored)));
+        RecordsWithSplitIds<Record> batch = reader.fetch();
+        assertEquals("s0", batch.nextSplit());
+        assertEquals("r3", batch.nextRecordFromSplit().data().asUtf8String());
+        assertEquals(null, batch.nextRecordFromSplit());
+        assertEquals(ShardIteratorType.AFTER_SEQUENCE_NUMBER, kinesis.iteratorRequests.get(0).shardIteratorType());
+        assertEquals("2", kinesis.iteratorRequests.get(0).startingSequenceNumber());
+    }
+}
