@@ -74,3 +74,29 @@ class AlertPolicy:
         self.above, self.below = int(state["above"]), int(state["below"])
         self.since_alert = None if state["since_alert"] is None else int(state["since_alert"])
         self.last_alert_ts = None if state["last_alert_ts"] is None else int(state["last_alert_ts"])
+
+
+class NoveltyGate:
+    """Halves a score that does not beat the series' own recent peak score.
+
+    The peak decays by `decay` per reading (0.9998: half-life ~3,500 readings).  Series with routine
+    bursts (traffic, request counts) then alert only on bursts larger than their recent ones, and an
+    excursion that has just been alerted does not keep re-alerting when it recurs at the same size.
+    Static threshold breaches bypass the gate (the monitor applies them after it).
+    """
+
+    __slots__ = ("decay", "peak")
+
+    def __init__(self, decay: float = 0.9998) -> None:
+        self.decay = decay
+        self.peak = 0.0
+
+    def apply(self, score: float) -> float:
+        if self.decay <= 0.0:
+            return score
+        ref = self.peak * self.decay
+        if score >= ref:
+            self.peak = score
+            return score
+        self.peak = ref
+        return 0.5 * score

@@ -22,15 +22,17 @@ class DetectionConfig:
     The defaults are the single configuration scored on NAB (docs/detection.md).
     """
 
-    detectors: tuple[str, ...] = DETECTOR_NAMES  # which windowed detectors run, comma-separated in properties
+    # Windowed detectors that run, comma-separated in properties.  "mad" is available but off by default:
+    # on NAB it costs about 5-10 points (it alarms on quantised and bursty series).
+    detectors: tuple[str, ...] = ("zscore", "ewma", "roc", "flatline")
     min_points: int = 100  # warm-up: a detector scores 0 until it has learnt this many readings
-    zscore_window: int = 2000
-    zscore_z50: float = 5.0  # |z| at which the z-score detector scores 0.5
-    ewma_lambda: float = 0.1  # weight of the newest reading in the EWMA chart statistic
+    zscore_window: int = 4000
+    zscore_z50: float = 4.0  # |z| at which the z-score detector scores 0.5
+    ewma_lambda: float = 0.2  # weight of the newest reading in the EWMA chart statistic
     ewma_baseline_alpha: float = 0.002  # weight of the newest reading in the slow baseline mean/variance
-    ewma_z50: float = 5.0  # chart-sigmas at which the EWMA detector scores 0.5
+    ewma_z50: float = 4.0  # chart-sigmas at which the EWMA detector scores 0.5
     mad_window: int = 500
-    mad_z50: float = 6.0  # robust |z| at which the MAD detector scores 0.5
+    mad_z50: float = 8.0  # robust |z| at which the MAD detector scores 0.5
     roc_window: int = 500
     roc_z50: float = 8.0  # step z at which the rate-of-change detector scores 0.5
     flatline_min_run: int = 30  # a flat run shorter than this never scores
@@ -41,8 +43,11 @@ class DetectionConfig:
     recovery_threshold: float = 0.3  # episode ends after recovery_readings scores below this
     recovery_readings: int = 10
     debounce_readings: int = 1  # consecutive readings >= alert_threshold needed to start an episode
-    cooldown_readings: int = 300  # readings after an alert during which a new onset does not alert
+    cooldown_readings: int = 100  # readings after an alert during which a new onset does not alert
     cooldown_ms: int = 0  # and the same in event time
+    # Novelty gate (alerting.NoveltyGate): a statistical score counts in full only when it beats the
+    # series' own recent peak, which decays by this factor per reading (0 disables the gate).
+    novelty_decay: float = 0.9998
     critical_score: float = 0.8  # statistical score at/above which severity is "critical"
     warning_score: float = 0.75  # score of a static warning breach (a critical breach scores 1.0)
     silence_timeout_ms: int = 60_000
@@ -72,6 +77,8 @@ class DetectionConfig:
             out.append(("ewma_lambda", "must be in (0, 1]"))
         if not 0.0 < self.ewma_baseline_alpha <= 1.0:
             out.append(("ewma_baseline_alpha", "must be in (0, 1]"))
+        if not 0.0 <= self.novelty_decay < 1.0:
+            out.append(("novelty_decay", "must be in [0, 1)"))
         if not 0.0 < self.alert_threshold <= 1.0:
             out.append(("alert_threshold", "must be in (0, 1]"))
         if not 0.0 <= self.recovery_threshold <= self.alert_threshold:

@@ -1,6 +1,7 @@
 """SeriesMonitor: everything for one (device, sensor) series, and the Verdict it returns per reading.
 
-Score of a reading = max(static-threshold score, every windowed detector's score).  The alert policy
+Score of a reading = max over the windowed detectors, through the novelty gate (alerting.py), raised to
+`warning_score` / 1.0 on a static warning / critical breach.  The alert policy
 (alerting.py) turns scores into the anomalous flag and onset alerts; static breaches score
 `warning_score` or 1.0, so they always start an episode.
 """
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flink_job.core.detection.alerting import AlertPolicy
+from flink_job.core.detection.alerting import AlertPolicy, NoveltyGate
 from flink_job.core.detection.base import Detector
 from flink_job.core.detection.config import DetectionConfig, ThresholdConfig
 from flink_job.core.detection.ewma import EWMADetector
@@ -69,7 +70,7 @@ class SeriesMonitor:
     """Everything for one (device, sensor) series: static thresholds + windowed detectors + alert policy."""
 
     __slots__ = ("device_id", "sensor", "detection", "levels", "threshold", "detectors", "policy",
-                 "silence", "n", "_silence_alerted")
+                 "silence", "novelty", "n")
 
     def __init__(self, device_id: str, sensor: str, detection: DetectionConfig,
                  thresholds: ThresholdConfig) -> None:
@@ -85,6 +86,7 @@ class SeriesMonitor:
             recovery_readings=detection.recovery_readings, debounce_readings=detection.debounce_readings,
             cooldown_readings=detection.cooldown_readings, cooldown_ms=detection.cooldown_ms)
         self.silence = SilenceCheck(detection.silence_timeout_ms)
+        self.novelty = NoveltyGate(detection.novelty_decay)
         self.n = 0
 
     def update(self, ts_ms: int, value: float) -> Verdict:
@@ -97,7 +99,7 @@ class SeriesMonitor:
                            "warning" if self.policy.anomalous else "ok", "non-finite reading ignored")
         self.n += 1
         scores = [d.score_learn_one(x, ts_ms) for d in self.detectors]
-        score = max(scores) if scores else 0.0
+        score = self.novelty.apply(max(scores)) if scores else 0.0
         level = self.threshold.level(x) if self.threshold is not None else 0
         cfg = self.detection
         if level:
@@ -142,6 +144,7 @@ class SeriesMonitor:
             "n": self.n,
             "threshold": None if self.threshold is None else self.threshold.to_state(),
             "policy": self.policy.to_state(),
+            "novelty_peak": self.novelty.peak,
             "silence": self.silence.to_state(),
             "detectors": {d.name: d.to_state() for d in self.detectors},
         }
@@ -159,6 +162,7 @@ class SeriesMonitor:
         if obj.threshold is not None and state.get("threshold") is not None:
             obj.threshold = ThresholdDetector.from_state(state["threshold"], obj.levels)
         obj.policy.load_state(state["policy"])
+        obj.novelty.peak = float(state.get("novelty_peak", 0.0))
         obj.silence.load_state(state["silence"])
         saved = state.get("detectors", {})
         obj.detectors = [
