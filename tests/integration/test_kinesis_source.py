@@ -245,4 +245,3 @@ def test_restore_from_savepoint_neither_loses_nor_duplicates(uber_jar, moto_endp
     _put(moto_endpoint, stream_arn, second)
     _run_until(build(out2, {"execution.savepoint.path": savepoint}), out2, len(second), savepoints)
     assert Counter(_committed_lines(out2)) == Counter(second)
-
