@@ -73,7 +73,6 @@ class DeploymentConfig:
     glacier_after_days: int = 90
     expire_after_days: int = 365
     secret_rotation_days: int = 30
-    log_retention_days: int = 90
     iterator_age_alarm_ms: int = 60_000
     influxdb_instance_type: str = "db.influx.medium"
     influxdb_storage_gb: int = 20
@@ -134,7 +133,6 @@ class DeploymentConfig:
             glacier_after_days=int(ctx("glacierAfterDays", cls.glacier_after_days)),
             expire_after_days=int(ctx("expireAfterDays", cls.expire_after_days)),
             secret_rotation_days=int(ctx("secretRotationDays", cls.secret_rotation_days)),
-            log_retention_days=int(ctx("logRetentionDays", cls.log_retention_days)),
             iterator_age_alarm_ms=int(ctx("iteratorAgeAlarmMs", cls.iterator_age_alarm_ms)),
             influxdb_instance_type=str(ctx("influxDbInstanceType", cls.influxdb_instance_type)),
             influxdb_storage_gb=int(ctx("influxDbStorageGb", cls.influxdb_storage_gb)),

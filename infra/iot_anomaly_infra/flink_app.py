@@ -24,7 +24,7 @@ from constructs import Construct
 
 from .config import PLACEHOLDER_APP_DIR, DeploymentConfig
 from .nag import acknowledge, arn_of, iam5_resource
-from .security import removal_policy
+from .security import encrypted_log_group, removal_policy
 from .timeseries import TimeSeriesSink
 
 RUNTIME = "FLINK-2_2"
@@ -66,13 +66,8 @@ class FlinkApplication(Construct):
         self.application_name = cfg.name("flink")
         self.code, self.uses_real_code = application_code(self, cfg)
 
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            log_group_name=f"/aws/kinesis-analytics/{self.application_name}",
-            retention=logs.RetentionDays.THREE_MONTHS,
-            encryption_key=key,
-            removal_policy=removal_policy(cfg),
+        self.log_group = encrypted_log_group(
+            self, "Logs", f"/aws/kinesis-analytics/{self.application_name}", key=key, cfg=cfg
         )
         self.log_stream = logs.LogStream(
             self,
@@ -301,6 +296,7 @@ class FlinkApplication(Construct):
             "timeseries.store": sink.store,
             "sns.alerts_topic_arn": alerts_topic.topic_arn,
             "s3.archive_path": f"s3://{processed_bucket.bucket_name}/",
+            "aws.region": cfg.region,
         }
         sinks.update(sink.properties)
         return {

@@ -17,7 +17,7 @@ from constructs import Construct
 
 from .config import DeploymentConfig
 from .nag import acknowledge, arn_of, iam5_resource
-from .security import removal_policy
+from .security import encrypted_log_group, removal_policy
 
 RAW_PREFIX = "raw/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/"
 ERROR_PREFIX = (
@@ -64,13 +64,8 @@ class RawArchive(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.delivery_stream_name = cfg.name("raw-archive")
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            log_group_name=f"/aws/kinesisfirehose/{self.delivery_stream_name}",
-            retention=logs.RetentionDays.THREE_MONTHS,
-            encryption_key=key,
-            removal_policy=removal_policy(cfg),
+        self.log_group = encrypted_log_group(
+            self, "Logs", f"/aws/kinesisfirehose/{self.delivery_stream_name}", key=key, cfg=cfg
         )
         log_stream = logs.LogStream(
             self, "S3Delivery", log_group=self.log_group, log_stream_name="S3Delivery"

@@ -11,12 +11,15 @@ from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
 from constructs import IConstruct
 
 MIN_REASON_LENGTH = 30
+NAG_PLUGIN = "AwsSolutions"
 
 
 def acknowledge(construct: IConstruct, rule_id: str, reason: str) -> None:
     """Acknowledge one AwsSolutions finding on ``construct`` (and its children)."""
     if len(reason.strip()) < MIN_REASON_LENGTH:
         raise ValueError(f"cdk-nag acknowledgement {rule_id} needs a real justification, got {reason!r}")
+    if rule_id.startswith("AwsSolutions-"):
+        rule_id = f"{NAG_PLUGIN}::{rule_id}"  # the id the AwsSolutions report asks for
     Validations.of(construct).acknowledge(Acknowledgment(id=rule_id, reason=reason))
 
 

@@ -23,6 +23,44 @@ def removal_policy(cfg: DeploymentConfig) -> RemovalPolicy:
     return RemovalPolicy.RETAIN if cfg.is_production else RemovalPolicy.DESTROY
 
 
+def encrypted_log_group(
+    scope: Construct, construct_id: str, name: str, *, key: kms.IKey, cfg: DeploymentConfig
+) -> logs.LogGroup:
+    """A log group encrypted with the CMK, plus the key-policy grant CloudWatch Logs needs for it.
+
+    (aws-cdk-lib's LogGroup does not add that grant; without it CreateLogGroup fails.)
+    """
+    log_group = logs.LogGroup(
+        scope,
+        construct_id,
+        log_group_name=name,
+        retention=logs.RetentionDays.THREE_MONTHS,
+        encryption_key=key,
+        removal_policy=removal_policy(cfg),
+    )
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            principals=[iam.ServicePrincipal(f"logs.{cfg.region}.amazonaws.com")],
+            actions=[
+                "kms:Encrypt*",
+                "kms:Decrypt*",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:Describe*",
+            ],
+            resources=["*"],
+            conditions={
+                "ArnEquals": {
+                    "kms:EncryptionContext:aws:logs:arn": (
+                        f"arn:{Aws.PARTITION}:logs:{cfg.region}:{Aws.ACCOUNT_ID}:log-group:{name}"
+                    )
+                }
+            },
+        )
+    )
+    return log_group
+
+
 class EncryptionKey(Construct):
     """One customer managed key for every data store of one environment."""
 
@@ -95,13 +133,8 @@ class ApiCredentials(Construct):
             removal_policy=removal_policy(cfg),
         )
 
-        log_group = logs.LogGroup(
-            self,
-            "RotationLogs",
-            log_group_name=f"/aws/lambda/{cfg.name('secret-rotation')}",
-            retention=logs.RetentionDays.THREE_MONTHS,
-            encryption_key=key,
-            removal_policy=removal_policy(cfg),
+        log_group = encrypted_log_group(
+            self, "RotationLogs", f"/aws/lambda/{cfg.name('secret-rotation')}", key=key, cfg=cfg
         )
         role = iam.Role(
             self,
@@ -133,13 +166,7 @@ class ApiCredentials(Construct):
             rotation_lambda=self.rotation_function,
             automatically_after=Duration.days(cfg.secret_rotation_days),
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="GeneratePasswords",
-                actions=["secretsmanager:GetRandomPassword"],
-                resources=["*"],
-            )
-        )
+        # add_rotation_schedule also adds secretsmanager:GetRandomPassword on "*".
         acknowledge(
             role,
             iam5_resource("*"),

@@ -14,7 +14,6 @@ from aws_cdk import Aws, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_timestream as timestream
@@ -22,7 +21,7 @@ from constructs import Construct
 
 from .config import DeploymentConfig
 from .nag import acknowledge
-from .security import removal_policy
+from .security import encrypted_log_group, removal_policy
 
 READINGS_TABLE = "readings"
 ANOMALIES_TABLE = "anomalies"
@@ -131,13 +130,8 @@ class InfluxDbStore(Construct):
                 "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)
             },
         )
-        flow_logs = logs.LogGroup(
-            self,
-            "FlowLogs",
-            log_group_name=f"/iot-anomaly/{cfg.env_name}/vpc-flow-logs",
-            retention=logs.RetentionDays.THREE_MONTHS,
-            encryption_key=key,
-            removal_policy=removal_policy(cfg),
+        flow_logs = encrypted_log_group(
+            self, "FlowLogs", f"/iot-anomaly/{cfg.env_name}/vpc-flow-logs", key=key, cfg=cfg
         )
         self.vpc.add_flow_log("FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs))
 
