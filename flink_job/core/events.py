@@ -1,0 +1,41 @@
+"""Anomaly events as they leave the job: archive JSON, SNS message, Timestream record fields."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+
+def anomaly_event(
+    device_id: str,
+    sensor: str,
+    ts_ms: int,
+    value: float | None,
+    score: float,
+    severity: str,
+    detectors: str,
+    anomalous: bool,
+    alert: bool,
+    reason: str,
+) -> dict:
+    """The JSON object archived to S3 and published to SNS for one anomalous reading."""
+    return {
+        "device_id": device_id,
+        "sensor": sensor,
+        "ts": ts_ms,
+        "time": datetime.fromtimestamp(ts_ms / 1000, UTC).isoformat(timespec="milliseconds"),
+        "value": value,
+        "score": round(score, 4),
+        "severity": severity,
+        "detectors": detectors.split(",") if detectors else [],
+        "anomalous": anomalous,
+        "alert": alert,
+        "reason": reason,
+    }
+
+
+def alert_message(event: dict) -> tuple[str, str, dict[str, str]]:
+    """(subject, body, message attributes) for SNS; attributes let subscribers filter by severity."""
+    subject = f"[{event['severity'].upper()}] {event['device_id']} {event['sensor']}: {event['reason']}"
+    attrs = {"severity": event["severity"], "device_id": event["device_id"], "sensor": event["sensor"]}
+    return subject[:100], json.dumps(event, separators=(",", ":")), attrs

@@ -1,0 +1,203 @@
+"""The job graph: source -> parse/validate -> key -> detect -> sinks, in one direction.
+
+raw lines (Kinesis, or a recorded file for replays)
+  -> parse_reading (Python scalar UDF)            -> dead letters (S3)
+  -> valid lines                                  -> raw archive (S3)
+  -> event time + watermarks (JVM)
+  -> one row per (device, sensor) reading (JVM)
+     -> micro-batches per series (JVM window)     -> DetectAnomalies (Python, keyed state)
+          -> anomalies (S3), Timestream anomalies table, SNS alerts (onsets only)
+     -> 1-minute statistics per series (JVM)      -> Timestream readings table
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyflink.common import Types, WatermarkStrategy
+from pyflink.datastream import DataStream, StreamExecutionEnvironment
+from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table
+from pyflink.table.types import _to_java_data_type
+
+from connectors.files import gzip_lines_file_sink
+from flink_job.config import AppConfig
+from flink_job.core.records import SENSORS
+from flink_job.pipeline import sinks
+from flink_job.pipeline.detect import ANOMALY_TYPE, DetectAnomalies
+from flink_job.pipeline.parse import parse_udf
+
+BATCH_TYPE = Types.ROW_NAMED(
+    ["device_id", "sensor", "ts_list", "value_list"],
+    [Types.STRING(), Types.STRING(), Types.OBJECT_ARRAY(Types.LONG()), Types.OBJECT_ARRAY(Types.DOUBLE())],
+)
+
+
+@dataclass
+class JobGraph:
+    """Handles on the streams, for tests and benchmarks that stop part-way."""
+
+    raw: DataStream
+    valid_lines: DataStream
+    dead_letters: DataStream
+    batches: DataStream
+    anomalies: DataStream
+    aggregates: DataStream
+
+
+def build_source(env: StreamExecutionEnvironment, cfg: AppConfig) -> DataStream:
+    src = cfg.source
+    if src.kind == "file":
+        from pyflink.datastream.connectors.file_system import FileSource, StreamFormat
+
+        source = FileSource.for_record_stream_format(StreamFormat.text_line_format(), src.file_path).build()
+        return env.from_source(source, WatermarkStrategy.no_watermarks(), "recorded-readings").uid("source")
+
+    from connectors.kinesis import KinesisStreamsSource
+
+    builder = (
+        KinesisStreamsSource.builder()
+        .set_stream_arn(src.stream_arn)
+        .set_region(src.aws_region)
+        .set_initial_position(src.init_position)
+        .set_max_records_per_get(src.max_records_per_get)
+        .set_shard_discovery_interval_ms(src.shard_discovery_interval_ms)
+    )
+    if cfg.local and cfg.local.aws_endpoint:
+        builder = builder.set_endpoint(cfg.local.aws_endpoint).set_static_credentials("testing", "testing")
+    return env.from_source(builder.build(), WatermarkStrategy.no_watermarks(), "kinesis-readings").uid(
+        "source"
+    )
+
+
+def to_string_stream(t_env: StreamTableEnvironment, table: Table) -> DataStream:
+    """A one-STRING-column table as a DataStream of str, staying in the JVM."""
+    j_ds = t_env._j_tenv.toDataStream(table._j_table, _to_java_data_type(DataTypes.STRING()))
+    return DataStream(j_ds)
+
+
+def build_graph(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, cfg: AppConfig) -> JobGraph:
+    p = cfg.pipeline
+    raw = build_source(env, cfg)
+
+    # Parse once: the UDF's result is materialised as a stream, so the valid and dead-letter
+    # branches below do not each call Python again.
+    t_env.create_temporary_view("raw_lines", t_env.from_data_stream(raw).alias("line"))
+    t_env.create_temporary_system_function("parse_reading", parse_udf(p.max_future_ms))
+    sensor_cols = ", ".join(f"r.{s} AS {s}" for s in SENSORS)
+    parsed_once = t_env.sql_query(
+        f"SELECT line, r.error AS error, r.device_id AS device_id, r.ts AS ts, {sensor_cols} "
+        "FROM (SELECT line, parse_reading(line) AS r FROM raw_lines)"
+    )
+    parsed_stream = t_env.to_data_stream(parsed_once)
+    parsed = t_env.from_data_stream(
+        parsed_stream,
+        Schema.new_builder()
+        .column_by_expression("rowtime", "TO_TIMESTAMP_LTZ(COALESCE(ts, 0), 3)")
+        .watermark("rowtime", f"rowtime - INTERVAL '{p.watermark_delay_ms / 1000:.3f}' SECOND")
+        .build(),
+    )
+    t_env.create_temporary_view("parsed", parsed)
+
+    valid_lines = to_string_stream(t_env, t_env.sql_query("SELECT line FROM parsed WHERE error IS NULL"))
+    dead_letters = to_string_stream(
+        t_env,
+        t_env.sql_query(
+            "SELECT JSON_OBJECT('reason' VALUE error, 'record' VALUE line, "
+            "'received_at' VALUE CAST(CURRENT_TIMESTAMP AS STRING)) FROM parsed WHERE error IS NOT NULL"
+        ),
+    )
+
+    readings = " UNION ALL ".join(
+        f"SELECT device_id, '{s}' AS sensor, ts, {s} AS v, rowtime FROM parsed "
+        f"WHERE error IS NULL AND {s} IS NOT NULL"
+        for s in SENSORS
+    )
+    t_env.create_temporary_view("readings", t_env.sql_query(readings))
+
+    batch_s = f"{p.batch_window_ms / 1000:.3f}"
+    batches_table = t_env.sql_query(
+        "SELECT device_id, sensor, ARRAY_AGG(ts) AS ts_list, ARRAY_AGG(v) AS value_list "
+        f"FROM TABLE(TUMBLE(TABLE readings, DESCRIPTOR(rowtime), INTERVAL '{batch_s}' SECOND)) "
+        "GROUP BY device_id, sensor, window_start, window_end"
+    )
+    batches = t_env.to_data_stream(batches_table)
+    anomalies = (
+        batches.key_by(lambda r: (r[0], r[1]), key_type=Types.TUPLE([Types.STRING(), Types.STRING()]))
+        .process(DetectAnomalies(cfg.detection, cfg.thresholds, p.state_ttl_hours), ANOMALY_TYPE)
+        .name("detect-anomalies")
+        .uid("detect-anomalies")
+    )
+
+    aggregates_table = t_env.sql_query(
+        "SELECT device_id, sensor, UNIX_TIMESTAMP(CAST(window_start AS STRING)) * 1000 AS start_ms, "
+        "COUNT(*) AS n, AVG(v) AS mean_v, MIN(v) AS min_v, MAX(v) AS max_v, STDDEV_POP(v) AS std_v "
+        f"FROM TABLE(TUMBLE(TABLE readings, DESCRIPTOR(rowtime), INTERVAL '{p.aggregate_window_s}' SECOND)) "
+        "GROUP BY device_id, sensor, window_start, window_end"
+    )
+    aggregates = t_env.to_data_stream(aggregates_table)
+    graph = JobGraph(raw, valid_lines, dead_letters, batches, anomalies, aggregates)
+    attach_sinks(graph, cfg)
+    return graph
+
+
+def attach_sinks(graph: JobGraph, cfg: AppConfig) -> None:
+    s = cfg.sinks
+    endpoint = cfg.local.aws_endpoint if cfg.local else ""
+    rejected: list[DataStream] = []
+
+    if s.timeseries_store == "timestream":
+        ts_args = (s.aws_region, endpoint, s.timestream_database)
+        rejected.append(
+            sinks.batching_sink(
+                graph.aggregates,
+                "timestream-readings",
+                sinks.TimestreamWriterFactory(
+                    *ts_args, s.readings_table, s.timestream_memory_retention_hours
+                ),
+                sinks.timestream_aggregate_record,
+                100,
+                s.flush_interval_ms,
+            )
+        )
+        rejected.append(
+            sinks.batching_sink(
+                graph.anomalies,
+                "timestream-anomalies",
+                sinks.TimestreamWriterFactory(
+                    *ts_args, s.anomalies_table, s.timestream_memory_retention_hours
+                ),
+                sinks.timestream_anomaly_record,
+                100,
+                s.flush_interval_ms,
+            )
+        )
+    if s.alerts_topic_arn:
+        alerts = graph.anomalies.filter(lambda r: r[8]).name("alert-onsets")
+        rejected.append(
+            sinks.batching_sink(
+                alerts,
+                "sns-alerts",
+                sinks.SnsWriterFactory(s.aws_region, endpoint, s.alerts_topic_arn),
+                sinks.sns_alert,
+                10,
+                s.flush_interval_ms,
+            )
+        )
+
+    if not s.archive_path:
+        return
+    base = s.archive_path.rstrip("/")
+    graph.valid_lines.sink_to(gzip_lines_file_sink(f"{base}/raw")).name("archive-raw").uid("archive-raw")
+    graph.dead_letters.sink_to(gzip_lines_file_sink(f"{base}/dead-letters")).name("archive-dead-letters").uid(
+        "archive-dead-letters"
+    )
+    anomalies_json = graph.anomalies.map(sinks.anomaly_json, Types.STRING()).name("anomaly-json")
+    anomalies_json.sink_to(gzip_lines_file_sink(f"{base}/anomalies")).name("archive-anomalies").uid(
+        "archive-anomalies"
+    )
+    if rejected:
+        first, *rest = rejected
+        merged = first.union(*rest) if rest else first
+        merged.sink_to(gzip_lines_file_sink(f"{base}/sink-rejects")).name("archive-sink-rejects").uid(
+            "archive-sink-rejects"
+        )

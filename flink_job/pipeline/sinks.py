@@ -1,0 +1,168 @@
+"""Flink adapters for the sinks: the S3 archive (JVM file sink) and batching Python writers.
+
+Timestream and SNS have no Flink 2.x sink, so a keyed Python function buffers items in keyed
+state (checkpointed: nothing buffered is lost on failure; delivery is at least once), flushes
+when a batch is full, after ``flush_interval_ms`` of processing time, and at the end of the
+stream, and sends whatever the service refuses to a side output for the dead letters.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pyflink.common import Row, Types
+from pyflink.datastream import DataStream, KeyedProcessFunction, OutputTag, RuntimeContext
+from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
+
+from connectors import aws
+from connectors.sns import SnsPublisher
+from connectors.timestream import TimestreamWriter, multi_measure
+from flink_job.core.events import alert_message, anomaly_event
+
+REJECTED = OutputTag("sink-rejected", Types.STRING())
+END_OF_TIME = 2**63 - 1
+SINK_KEYS = 4  # writer subtasks' share of the load; a deterministic hash, not Python's salted one
+
+# A writer takes a batch of items and returns the refused ones with a reason.
+Writer = Callable[[Sequence[Any]], list[tuple[Any, str]]]
+
+
+def bucket_of(device_id: str) -> int:
+    return zlib.crc32(device_id.encode("utf-8")) % SINK_KEYS
+
+
+class BatchingSink(KeyedProcessFunction):
+    """Buffers converted items per key and hands full batches to a writer built in ``open``."""
+
+    def __init__(
+        self,
+        name: str,
+        make_writer: Callable[[], Writer],
+        convert: Callable[[Row], Any],
+        batch_size: int,
+        flush_interval_ms: int,
+    ) -> None:
+        self._name = name
+        self._make_writer = make_writer
+        self._convert = convert
+        self._batch_size = batch_size
+        self._flush_interval_ms = flush_interval_ms
+        self._writer: Writer | None = None
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self._writer = self._make_writer()
+        self._buffer = runtime_context.get_list_state(
+            ListStateDescriptor("buffer", Types.PICKLED_BYTE_ARRAY())
+        )
+        self._count = runtime_context.get_state(ValueStateDescriptor("count", Types.INT()))
+
+    def process_element(self, value: Row, ctx: KeyedProcessFunction.Context):
+        self._buffer.add(self._convert(value))
+        n = (self._count.value() or 0) + 1
+        if n == 1:
+            timers = ctx.timer_service()
+            timers.register_processing_time_timer(timers.current_processing_time() + self._flush_interval_ms)
+            # Processing-time timers do not fire when a drained job ends; this one does.
+            timers.register_event_time_timer(END_OF_TIME - 1)
+        if n >= self._batch_size:
+            yield from self._flush()
+        else:
+            self._count.update(n)
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
+        yield from self._flush()
+
+    def _flush(self):
+        items = list(self._buffer.get() or ())
+        self._buffer.clear()
+        self._count.clear()
+        if not items:
+            return
+        for item, reason in self._writer(items):
+            yield REJECTED, json.dumps({"sink": self._name, "reason": reason, "item": item}, default=str)
+
+
+def _anomaly_event(row: Row) -> dict:
+    return anomaly_event(*row)
+
+
+def timestream_anomaly_record(row: Row) -> dict:
+    ev = anomaly_event(*row)
+    return multi_measure(
+        {"device_id": ev["device_id"], "sensor": ev["sensor"], "severity": ev["severity"]},
+        "anomaly",
+        ev["ts"],
+        {
+            "value": ev["value"],
+            "score": float(ev["score"]),
+            "anomalous": ev["anomalous"],
+            "alert": ev["alert"],
+            "detectors": ",".join(ev["detectors"]) or "none",
+            "reason": ev["reason"] or "none",
+        },
+    )
+
+
+def timestream_aggregate_record(row: Row) -> dict:
+    """Row(device_id, sensor, window_start_ms, n, mean, min, max, stddev) -> one multi-measure record."""
+    device_id, sensor, start_ms, n, mean, lo, hi, std = row
+    return multi_measure(
+        {"device_id": device_id, "sensor": sensor},
+        "window_stats",
+        start_ms,
+        {"count": int(n), "mean": mean, "min": lo, "max": hi, "stddev": std},
+    )
+
+
+def sns_alert(row: Row) -> tuple[str, str, dict[str, str]]:
+    return alert_message(anomaly_event(*row))
+
+
+class TimestreamWriterFactory:
+    """Picklable factory: the boto3 client is built on the worker, in ``open``."""
+
+    def __init__(self, region: str, endpoint: str, database: str, table: str, retention_hours: int) -> None:
+        self.args = (region, endpoint, database, table, retention_hours)
+
+    def __call__(self) -> Writer:
+        region, endpoint, database, table, retention_hours = self.args
+        return TimestreamWriter(
+            aws.client("timestream-write", region, endpoint), database, table, retention_hours
+        ).write
+
+
+class SnsWriterFactory:
+    def __init__(self, region: str, endpoint: str, topic_arn: str) -> None:
+        self.args = (region, endpoint, topic_arn)
+
+    def __call__(self) -> Writer:
+        region, endpoint, topic_arn = self.args
+        return SnsPublisher(aws.client("sns", region, endpoint), topic_arn).publish
+
+
+def batching_sink(
+    stream: DataStream,
+    name: str,
+    factory: Callable[[], Writer],
+    convert: Callable[[Row], Any],
+    batch_size: int,
+    flush_interval_ms: int,
+) -> DataStream:
+    """Key ``stream`` (rows starting with device_id) into SINK_KEYS buckets and attach a BatchingSink.
+
+    Returns the side output of refused items (JSON strings).
+    """
+    out = (
+        stream.key_by(lambda r: bucket_of(r[0]), key_type=Types.INT())
+        .process(BatchingSink(name, factory, convert, batch_size, flush_interval_ms), Types.STRING())
+        .name(f"{name}-writer")
+        .uid(f"{name}-writer")
+    )
+    return out.get_side_output(REJECTED)
+
+
+def anomaly_json(row: Row) -> str:
+    return json.dumps(_anomaly_event(row), separators=(",", ":"))

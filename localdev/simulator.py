@@ -1,0 +1,242 @@
+"""A seeded sensor-fleet simulator with labelled anomalies and malformed records.
+
+N devices each report temperature, pressure and vibration every ``interval_ms``: a daily cycle,
+noise and a slow per-device drift. Injected anomalies (spikes, level shifts, drift to failure,
+stuck sensors, silent devices) are labelled; malformed records (bad JSON, missing fields, wrong
+types, NaN, timestamps far in the future) are extra records, so every valid sample still arrives.
+The same seed gives the same records and labels.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+
+DAY_MS = 86_400_000
+
+# (base, daily amplitude, noise sigma); values in deg C, bar, mm/s.
+SIGNALS = {
+    "temperature": (65.0, 4.0, 0.4),
+    "pressure": (5.5, 0.25, 0.04),
+    "vibration": (2.5, 0.3, 0.15),
+}
+# Values that cross the default critical thresholds (100 deg C, 2.0 / 9.0 bar, 11.2 mm/s).
+SPIKE_VALUES = {"temperature": 118.0, "pressure": 9.8, "vibration": 15.5}
+DRIFT_TARGETS = {"temperature": 112.0, "pressure": 9.6, "vibration": 13.5}
+
+ANOMALY_KINDS = ("spike", "level_shift", "drift", "stuck", "silent")
+MALFORMED_KINDS = ("bad_json", "missing_field", "wrong_type", "nan", "future_ts")
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    devices: int = 50
+    interval_ms: int = 1000
+    duration_s: float = 60.0
+    start_ms: int = 0
+    seed: int = 42
+    malformed_share: float = 0.01
+    anomalies: int = 12
+    # silences must outlast the detector's silence timeout (60 s by default) to be detectable
+    silent_ms: int = 90_000
+    kinds: tuple[str, ...] = ANOMALY_KINDS
+
+    def __post_init__(self) -> None:
+        if self.devices < 1:
+            raise ValueError("devices must be >= 1")
+        if self.interval_ms < 1:
+            raise ValueError("interval_ms must be >= 1")
+        if not 0.0 <= self.malformed_share < 1.0:
+            raise ValueError("malformed_share must be in [0, 1)")
+        unknown = set(self.kinds) - set(ANOMALY_KINDS)
+        if unknown:
+            raise ValueError(f"unknown anomaly kinds {sorted(unknown)}; known: {', '.join(ANOMALY_KINDS)}")
+
+    @property
+    def ticks(self) -> int:
+        return max(1, int(self.duration_s * 1000 // self.interval_ms))
+
+    @property
+    def events_per_second(self) -> float:
+        return self.devices * 1000.0 / self.interval_ms
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    """One injected, labelled anomaly episode."""
+
+    device_id: str
+    sensor: str | None  # None: the whole device (silent)
+    kind: str
+    start_ms: int
+    end_ms: int
+    threshold_breach: bool  # crosses a default critical threshold: must raise an alert
+
+
+@dataclass
+class Simulation:
+    """Records in send order, the labels and counts of what was made."""
+
+    config: SimulationConfig
+    anomalies: list[Anomaly] = field(default_factory=list)
+    malformed: dict[str, int] = field(default_factory=dict)
+    valid: int = 0
+
+    @property
+    def events(self) -> int:
+        return self.valid + sum(self.malformed.values())
+
+    def labels(self) -> list[dict]:
+        return [asdict(a) for a in self.anomalies]
+
+
+def device_ids(n: int) -> list[str]:
+    return [f"machine-{i:04d}" for i in range(n)]
+
+
+def _plan_anomalies(cfg: SimulationConfig, rng: random.Random) -> list[Anomaly]:
+    span = cfg.ticks * cfg.interval_ms
+    devices = device_ids(cfg.devices)
+    plans: list[Anomaly] = []
+    # Leave the first fifth of the run for the detectors to warm up.
+    earliest = cfg.start_ms + span // 5
+    for i in range(cfg.anomalies):
+        kind = cfg.kinds[i % len(cfg.kinds)]
+        device = devices[rng.randrange(len(devices))]
+        sensor = None if kind == "silent" else rng.choice(tuple(SIGNALS))
+        length = {
+            "spike": cfg.interval_ms,
+            "level_shift": span // 6,
+            "drift": span // 5,
+            "stuck": span // 6,
+            "silent": cfg.silent_ms,
+        }[kind]
+        length = max(length, cfg.interval_ms)
+        latest = cfg.start_ms + span - length
+        start = earliest if latest <= earliest else rng.randrange(earliest, latest)
+        start -= (start - cfg.start_ms) % cfg.interval_ms
+        plans.append(
+            Anomaly(device, sensor, kind, start, start + length, threshold_breach=kind in ("spike", "drift"))
+        )
+    return plans
+
+
+def _malformed(kind: str, device: str, ts: int, rng: random.Random) -> str:
+    if kind == "bad_json":
+        good = json.dumps({"device_id": device, "ts": ts, "temperature": 60.0})
+        return good[: rng.randrange(5, len(good) - 1)]
+    if kind == "missing_field":
+        missing = rng.choice(("device_id", "ts"))
+        obj = {"device_id": device, "ts": ts, "pressure": 5.0}
+        del obj[missing]
+        return json.dumps(obj)
+    if kind == "wrong_type":
+        return json.dumps({"device_id": device, "ts": ts, "vibration": "high"})
+    if kind == "nan":
+        return json.dumps({"device_id": device, "ts": ts, "temperature": float("nan")})
+    if kind == "future_ts":
+        return json.dumps({"device_id": device, "ts": ts + 7 * DAY_MS, "temperature": 60.0})
+    raise ValueError(kind)
+
+
+def generate(cfg: SimulationConfig, sim: Simulation | None = None) -> Iterator[tuple[int, str, str]]:
+    """Yield ``(ts_ms, partition_key, record)`` in send order; fills ``sim`` with labels and counts."""
+    sim = sim if sim is not None else Simulation(cfg)
+    rng = random.Random(cfg.seed)
+    devices = device_ids(cfg.devices)
+    # Per device: phase of the daily cycle, offset, drift per hour.
+    profile = {
+        d: (rng.uniform(0, 2 * math.pi), {s: rng.gauss(0, 1) for s in SIGNALS}, rng.uniform(-0.2, 0.2))
+        for d in devices
+    }
+    sim.anomalies = _plan_anomalies(cfg, rng)
+    by_series: dict[tuple[str, str | None], list[Anomaly]] = {}
+    for a in sim.anomalies:
+        by_series.setdefault((a.device_id, a.sensor), []).append(a)
+    stuck_values: dict[tuple[str, str], float] = {}
+    sim.malformed = dict.fromkeys(MALFORMED_KINDS, 0)
+
+    for tick in range(cfg.ticks):
+        ts = cfg.start_ms + tick * cfg.interval_ms
+        for device in devices:
+            if any(a.start_ms <= ts < a.end_ms for a in by_series.get((device, None), ())):
+                continue  # silent device: sends nothing
+            phase, offsets, drift_per_h = profile[device]
+            rec: dict[str, object] = {"device_id": device, "ts": ts, "seq": tick}
+            for sensor, (base, amp, sigma) in SIGNALS.items():
+                normal = (
+                    base
+                    + offsets[sensor] * amp
+                    + amp * math.sin(2 * math.pi * ts / DAY_MS + phase)
+                    + drift_per_h * amp * (ts - cfg.start_ms) / 3_600_000
+                    + rng.gauss(0, sigma)
+                )
+                value = normal
+                for a in by_series.get((device, sensor), ()):
+                    if not a.start_ms <= ts < a.end_ms:
+                        continue
+                    if a.kind == "spike":
+                        value = SPIKE_VALUES[sensor]
+                    elif a.kind == "level_shift":
+                        value = normal + 12 * sigma
+                    elif a.kind == "drift":
+                        frac = (ts - a.start_ms + cfg.interval_ms) / (a.end_ms - a.start_ms)
+                        value = normal + frac * (DRIFT_TARGETS[sensor] - base)
+                    elif a.kind == "stuck":
+                        value = stuck_values.setdefault((device, sensor), round(normal, 2))
+                rec[sensor] = round(max(value, 0.0), 3)
+            sim.valid += 1
+            yield ts, device, json.dumps(rec, separators=(",", ":"))
+            if cfg.malformed_share and rng.random() < cfg.malformed_share:
+                kind = MALFORMED_KINDS[rng.randrange(len(MALFORMED_KINDS))]
+                sim.malformed[kind] += 1
+                yield ts, device, _malformed(kind, device, ts, rng)
+
+
+def send_to_kinesis(
+    records: Iterator[tuple[int, str, str]],
+    client,  # noqa: ANN001 - a boto3 Kinesis client
+    stream_name: str,
+    rate_per_s: float | None,
+    progress=None,  # noqa: ANN001 - optional callable(sent: int)
+) -> int:
+    """PutRecords in batches of at most 500 at ``rate_per_s`` (None: as fast as the stream takes).
+
+    Records a shard refuses (throughput exceeded) are sent again, so every record lands once.
+    """
+    import time
+
+    started = time.monotonic()
+    sent = 0
+    batch: list[dict] = []
+
+    def flush() -> None:
+        nonlocal sent, batch
+        pending = batch
+        delay = 0.05
+        while pending:
+            resp = client.put_records(StreamName=stream_name, Records=pending)
+            if not resp.get("FailedRecordCount"):
+                break
+            pending = [r for r, res in zip(pending, resp["Records"], strict=True) if "ErrorCode" in res]
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+        sent += len(batch)
+        batch = []
+        if progress:
+            progress(sent)
+        if rate_per_s:
+            ahead = sent / rate_per_s - (time.monotonic() - started)
+            if ahead > 0:
+                time.sleep(ahead)
+
+    for _ts, key, data in records:
+        batch.append({"Data": data.encode("utf-8"), "PartitionKey": key})
+        if len(batch) == 500:
+            flush()
+    if batch:
+        flush()
+    return sent
