@@ -1,8 +1,8 @@
 """Flatline (stuck sensor): a run of readings that do not move, longer than this series' normal runs.
 
 A reading "does not move" when |x - previous| <= abs_tol + rel_tol * |previous|.  Quantised or idle
-signals repeat values normally, so the limit is max(min_run, factor * longest normal run seen); runs
-that reached the limit are not learnt, so a stuck episode does not desensitise the detector.
+signals repeat values normally, so the limit is max(min_run, factor * longest normal run seen); after
+warm-up, runs that reached the limit are not learnt, so a stuck episode does not desensitise the detector.
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ class FlatlineDetector(Detector):
         if self._flat(x):
             self.run += 1
         else:
-            if self.longest < self.run < self.limit():
+            # Runs completed during warm-up are always normal (they teach quantised signals their usual runs).
+            if self.run > self.longest and (self.n < self.min_points or self.run < self.limit()):
                 self.longest = self.run
             self.run = 0
         self.prev = x

@@ -1,9 +1,11 @@
 """SeriesMonitor: everything for one (device, sensor) series, and the Verdict it returns per reading.
 
 Score of a reading = max over the windowed detectors, through the novelty gate (alerting.py), raised to
-`warning_score` / 1.0 on a static warning / critical breach.  The alert policy
+`warning_score` / 1.0 on a static warning / critical breach.  Severity comes from the static level when
+one is breached, else from the score (>= critical_score: critical).  The alert policy
 (alerting.py) turns scores into the anomalous flag and onset alerts; static breaches score
-`warning_score` or 1.0, so they always start an episode.
+`warning_score` or 1.0, so they always start an episode, and the first static critical breach inside an
+ongoing episode alerts once more (escalation).
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ class SeriesMonitor:
     """Everything for one (device, sensor) series: static thresholds + windowed detectors + alert policy."""
 
     __slots__ = ("device_id", "sensor", "detection", "levels", "threshold", "detectors", "policy",
-                 "silence", "novelty", "n")
+                 "silence", "novelty", "n", "escalated")
 
     def __init__(self, device_id: str, sensor: str, detection: DetectionConfig,
                  thresholds: ThresholdConfig) -> None:
@@ -88,6 +90,7 @@ class SeriesMonitor:
         self.silence = SilenceCheck(detection.silence_timeout_ms)
         self.novelty = NoveltyGate(detection.novelty_decay)
         self.n = 0
+        self.escalated = False  # this episode has reached a static critical breach
 
     def update(self, ts_ms: int, value: float) -> Verdict:
         """Score one reading (readings arrive in event-time order) and step the alert policy."""
@@ -106,7 +109,13 @@ class SeriesMonitor:
             score = 1.0 if level == CRITICAL else max(score, cfg.warning_score)
         anomalous, alert = self.policy.step(score, ts_ms)
         if not anomalous:
+            self.escalated = False
             return Verdict(ts_ms, x, score, (), False, False, "ok", "ok")
+        if level == CRITICAL and not self.escalated:
+            # A static critical breach inside an ongoing (warning or statistical) episode is news:
+            # alert once on the escalation, whatever the cooldown.
+            alert = True
+            self.escalated = True
         fired = [d.name for d, s in zip(self.detectors, scores, strict=True) if s >= cfg.alert_threshold]
         reasons = [f"{d.name}: {d.explain()}" for d, s in zip(self.detectors, scores, strict=True)
                    if s >= cfg.alert_threshold]
@@ -145,6 +154,7 @@ class SeriesMonitor:
             "threshold": None if self.threshold is None else self.threshold.to_state(),
             "policy": self.policy.to_state(),
             "novelty_peak": self.novelty.peak,
+            "escalated": self.escalated,
             "silence": self.silence.to_state(),
             "detectors": {d.name: d.to_state() for d in self.detectors},
         }
@@ -163,6 +173,7 @@ class SeriesMonitor:
             obj.threshold = ThresholdDetector.from_state(state["threshold"], obj.levels)
         obj.policy.load_state(state["policy"])
         obj.novelty.peak = float(state.get("novelty_peak", 0.0))
+        obj.escalated = bool(state.get("escalated", False))
         obj.silence.load_state(state["silence"])
         saved = state.get("detectors", {})
         obj.detectors = [

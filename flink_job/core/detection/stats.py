@@ -63,15 +63,25 @@ class RollingMeanVar:
         return self.buf[self.pos:] + self.buf[: self.pos] if self.n == self.window else list(self.buf)
 
     def to_state(self) -> dict:
-        return {"window": self.window, "values": self.values()}
+        # The running sums are saved as they are: recomputing them from the values would round
+        # differently, and a restored series must give bit-identical scores.
+        return {"window": self.window, "values": self.values(), "mean": self.mean, "m2": self.m2,
+                "since_refresh": self._since_refresh}
 
     @classmethod
     def from_state(cls, state: dict, window: int | None = None) -> RollingMeanVar:
-        """Rebuild by replaying the saved values (exact; also works when the window size changed)."""
+        """Restore exactly; if the window size changed, rebuild by replaying the saved values."""
         obj = cls(window or int(state["window"]))
-        for v in state["values"][-obj.window:]:
-            obj.update(float(v))
-        obj._since_refresh = 0
+        values = [float(v) for v in state["values"]]
+        if obj.window == int(state["window"]) and "mean" in state:
+            obj.buf = values
+            obj.n = len(values)
+            obj.pos = 0
+            obj.mean, obj.m2 = float(state["mean"]), float(state["m2"])
+            obj._since_refresh = int(state["since_refresh"])
+            return obj
+        for v in values[-obj.window:]:
+            obj.update(v)
         return obj
 
 

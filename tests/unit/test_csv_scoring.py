@@ -1,0 +1,67 @@
+"""score-csv: one output row per input row, combined and per-column scores, clear input errors."""
+
+import csv
+import json
+
+import pytest
+
+from flink_job.evaluation.cli import main
+from flink_job.evaluation.csv_scoring import InputError, score_csv
+
+
+def write(path, rows):
+    path.write_text("\n".join(",".join(map(str, r)) for r in rows) + "\n")
+    return path
+
+
+def sample(tmp_path, n=120):
+    rows = [["timestamp", "temperature", "pressure"]]
+    for i in range(n):
+        rows.append([f"2024-01-01T00:{i // 60:02d}:{i % 60:02d}", 60 + (i % 5) * 0.1, 5.0 + (i % 3) * 0.01])
+    rows[101][1] = 105.0  # critical temperature at data row 100
+    rows[60][2] = ""  # a missing pressure reading
+    return write(tmp_path / "in.csv", rows)
+
+
+def test_scores_every_row(tmp_path):
+    out = tmp_path / "out.csv"
+    counts = score_csv(sample(tmp_path), out)
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 120 == counts["rows"]
+    assert list(rows[0]) == ["timestamp", "score", "anomalous", "alert",
+                             "temperature_score", "pressure_score"]
+    assert rows[100]["alert"] == "1" and rows[100]["anomalous"] == "1" and float(rows[100]["score"]) == 1.0
+    assert counts["alerts"] == sum(int(r["alert"]) for r in rows) >= 1
+    assert {r["alert"] for r in rows} <= {"0", "1"}
+
+
+def test_cli_and_config_file(tmp_path):
+    cfg = tmp_path / "props.json"
+    levels = {"temperature.critical_high": "200", "temperature.warning_high": "150"}
+    cfg.write_text(json.dumps([{"PropertyGroupId": "thresholds", "PropertyMap": levels}]))
+    out = tmp_path / "out.csv"
+    assert main(["score-csv", str(sample(tmp_path)), str(out), "--config", str(cfg)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert float(rows[100]["score"]) < 1.0  # no threshold breach any more
+
+
+@pytest.mark.parametrize("rows,message", [
+    ([["timestamp", "value"], ["2024-01-01T00:00:00", "abc"]], "row 2, column 'value'"),
+    ([["timestamp", "value"], ["yesterday", "1.0"]], "row 2, column 'timestamp'"),
+    ([["time", "value"], ["2024-01-01T00:00:00", "1.0"]], "no timestamp column 'timestamp'"),
+    ([["timestamp", "value"], ["2024-01-01T00:00:00", "1.0", "2"]], "row 2: expected 2 fields"),
+])
+def test_input_errors_name_row_and_column(tmp_path, rows, message):
+    with pytest.raises(InputError, match=message):
+        score_csv(write(tmp_path / "bad.csv", rows), tmp_path / "out.csv")
+
+
+def test_cli_reports_errors_with_exit_code_2(tmp_path, capsys):
+    bad = write(tmp_path / "bad.csv", [["ts", "v"], ["1700000000", "x"]])
+    assert main(["score-csv", str(bad), str(tmp_path / "o.csv"), "--timestamp-column", "ts"]) == 2
+    assert "row 2, column 'v'" in capsys.readouterr().err
+
+
+def test_epoch_timestamps(tmp_path):
+    src = write(tmp_path / "e.csv", [["timestamp", "v"]] + [[1_700_000_000 + i, i % 3] for i in range(30)])
+    assert score_csv(src, tmp_path / "o.csv")["rows"] == 30
