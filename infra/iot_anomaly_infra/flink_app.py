@@ -23,7 +23,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from .config import PLACEHOLDER_APP_DIR, DeploymentConfig
-from .nag import acknowledge, arn_of, iam5_resource
+from .nag import acknowledge, arn_of, iam5_resource, logical_id_of
 from .security import encrypted_log_group, removal_policy
 from .timeseries import TimeSeriesSink
 
@@ -345,7 +345,6 @@ class FlinkApplication(Construct):
                 [iam.PolicyStatement(actions=["kinesisanalytics:StartApplication"], resources=[app_arn])]
             ),
             install_latest_aws_sdk=False,
-            timeout=None,
         )
         self.starter.node.add_dependency(self.application, self.logging_option, self.policy)
 
@@ -376,7 +375,7 @@ class FlinkApplication(Construct):
             self.policy,
             iam5_resource(
                 "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
-                f"<{self._logical_id(self.log_group)}>:log-stream:*"
+                f"<{logical_id_of(self.log_group)}>:log-stream:*"
             ),
             "logs:DescribeLogStreams on the streams of the application's own log group only.",
         )
@@ -387,10 +386,3 @@ class FlinkApplication(Construct):
                 "MSF creates and deletes its ENIs at start/scale time; their ids are unknown in advance. "
                 "Creation is additionally limited to the app subnets and the Flink security group.",
             )
-
-    @staticmethod
-    def _logical_id(construct: Construct) -> str:
-        from aws_cdk import Stack
-
-        stack = Stack.of(construct)
-        return stack.resolve(stack.get_logical_id(construct.node.default_child))

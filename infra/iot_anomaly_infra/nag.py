@@ -37,8 +37,13 @@ LAMBDA_BASIC_EXECUTION = (
 )
 
 
-def arn_of(construct: IConstruct) -> str:
-    """How cdk-nag prints ``Fn::GetAtt [X, Arn]`` of an L2's resource in a finding id: ``<X.Arn>``."""
-    cfn = construct.node.default_child if not isinstance(construct, CfnElement) else construct
+def logical_id_of(construct: IConstruct) -> str:
+    """Logical id of an L1, or of an L2's default child (resolved at construction time)."""
+    cfn = construct if isinstance(construct, CfnElement) else construct.node.default_child
     stack = Stack.of(construct)
-    return f"<{stack.resolve(stack.get_logical_id(cfn))}.Arn>"
+    return stack.resolve(stack.get_logical_id(cfn))
+
+
+def arn_of(construct: IConstruct) -> str:
+    """How cdk-nag prints ``Fn::GetAtt [X, Arn]`` in a finding id: ``<X.Arn>``."""
+    return f"<{logical_id_of(construct)}.Arn>"
