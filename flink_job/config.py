@@ -123,6 +123,7 @@ class LocalConfig:
     aws_endpoint: str = ""  # e.g. http://127.0.0.1:4566 for the moto server
     checkpoint_interval_ms: int = 5_000
     jars: str = ""  # ;-separated file:// URLs
+    plugins_dir: str = ""  # Flink plugins (the S3 filesystem) for the minicluster
     parallelism: int = 1
 
     def validate(self, group: str) -> None:

@@ -83,10 +83,9 @@ def _wait_ready(endpoint: str, proc: subprocess.Popen, timeout_s: float = 30.0) 
 def start_server(port: int | None = None, log_path: Path | None = None) -> tuple[str, int]:
     """Start moto on 127.0.0.1 and return (endpoint, pid)."""
     port = port or _free_port()
-    moto = Path(sys.executable).with_name("moto_server")
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
-        [str(moto), "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "localdev.moto_runner", "-H", "127.0.0.1", "-p", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -194,7 +193,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def backend_state(aws: LocalAws) -> dict:
-    """moto's whole backend as JSON (the only way to read what Timestream holds: moto's Query is empty)."""
-    with urllib.request.urlopen(f"{aws.endpoint}/moto-api/data.json", timeout=30) as resp:
+def backend_state(aws: LocalAws, service: str) -> dict:
+    """moto's backend for one service as JSON (how to read what Timestream holds: its Query is empty)."""
+    with urllib.request.urlopen(f"{aws.endpoint}/moto-api/data.json?service={service}", timeout=30) as resp:
         return json.loads(resp.read())

@@ -103,9 +103,12 @@ def _plan_anomalies(cfg: SimulationConfig, rng: random.Random) -> list[Anomaly]:
     plans: list[Anomaly] = []
     # Leave the first fifth of the run for the detectors to warm up.
     earliest = cfg.start_ms + span // 5
+    # Distinct devices while there are enough, so episodes do not hide each other (a spike
+    # inside a silence would never be sent).
+    order = rng.sample(devices, len(devices))
     for i in range(cfg.anomalies):
         kind = cfg.kinds[i % len(cfg.kinds)]
-        device = devices[rng.randrange(len(devices))]
+        device = order[i % len(order)]
         sensor = None if kind == "silent" else rng.choice(tuple(SIGNALS))
         length = {
             "spike": cfg.interval_ms,

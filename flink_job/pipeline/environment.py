@@ -64,8 +64,28 @@ def prepare_process_env(cfg: AppConfig) -> None:
     if "aws.cborEnabled" not in jvm_args:
         # the local minicluster lives in the gateway JVM, which reads JVM_ARGS at start
         os.environ["JVM_ARGS"] = f"{jvm_args} -Daws.cborEnabled=false".strip()
+    if cfg.local.plugins_dir:
+        import pyflink
+
+        # PyFlink resets FLINK_PLUGINS_DIR to its own folder unless FLINK_HOME is set.
+        os.environ.setdefault("FLINK_HOME", os.path.dirname(os.path.abspath(pyflink.__file__)))
+        os.environ["FLINK_PLUGINS_DIR"] = cfg.local.plugins_dir
     # Python UDFs as real worker processes, as on a cluster (threads share one GIL otherwise).
     os.environ.setdefault("_python_worker_execution_mode", "process")
+
+
+def _init_filesystems(conf) -> None:  # noqa: ANN001 - pyflink Configuration
+    """Load filesystem plugins (S3) in the gateway JVM, where the graph is built.
+
+    The minicluster initialises them only when the job starts, but FileSink needs the s3://
+    scheme while the graph is translated.
+    """
+    from pyflink.java_gateway import get_gateway
+
+    jvm = get_gateway().jvm
+    j_conf = conf._j_configuration
+    plugins = jvm.org.apache.flink.core.plugin.PluginUtils.createPluginManagerFromRootFolder(j_conf)
+    jvm.org.apache.flink.core.fs.FileSystem.initialize(j_conf, plugins)
 
 
 def create_environments(cfg: AppConfig):  # noqa: ANN201 - (StreamExecutionEnvironment, StreamTableEnvironment)
@@ -82,6 +102,8 @@ def create_environments(cfg: AppConfig):  # noqa: ANN201 - (StreamExecutionEnvir
     for key, value in options.items():
         conf.set_string(key, value)
     env = StreamExecutionEnvironment.get_execution_environment(conf)
+    if cfg.is_local:
+        _init_filesystems(conf)
     if cfg.pipeline.parallelism:
         env.set_parallelism(cfg.pipeline.parallelism)
     t_env = StreamTableEnvironment.create(env, EnvironmentSettings.in_streaming_mode())

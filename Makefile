@@ -1,0 +1,61 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Every target installs what it needs.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+JAR := build/libs/pyflink-dependencies.jar
+JAVA_SOURCES := $(shell find connectors/java -name '*.java' 2>/dev/null)
+
+.PHONY: help system venv jars demo test test-fast bench evaluate synth lint clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
+
+system:  ## Debian packages: JDK 17, Gradle (Debian's 4.4.1), Node.js (for CDK)
+	@missing=""; \
+	command -v java >/dev/null || missing="$$missing openjdk-17-jdk-headless"; \
+	command -v gradle >/dev/null || missing="$$missing gradle"; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev,infra]"
+	@touch $@
+
+venv: $(VENV)/.installed  ## Python venv with the pinned dependencies
+
+$(JAR): build.gradle settings.gradle $(JAVA_SOURCES) | system
+	gradle --no-daemon -q uberJar localPlugins
+
+jars: $(JAR)  ## the one jar (Kinesis source, gzip writer, AWS SDK) + the local S3 filesystem plugin
+
+demo: system venv jars  ## the main job end to end on local AWS (moto), with a summary
+	$(VENV)/bin/iot-anomaly demo
+
+test: system venv jars  ## the whole test suite
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+test-fast:  ## only the pure-Python tests (no JVM, no emulator)
+	$(PY) -m pytest -q tests/unit
+
+bench: system venv jars  ## throughput benchmarks (pipeline replay and detectors)
+	$(PY) benchmarks/bench_pipeline.py
+	$(PY) benchmarks/bench_detectors.py
+
+evaluate: venv  ## NAB evaluation of the detector -> build/reports/nab.json
+	$(PY) -m flink_job.evaluation.nab_run
+
+synth: venv  ## CDK synthesis offline -> infra/cdk.out/*.template.json
+	$(PY) infra/app.py
+
+lint: venv  ## ruff
+	$(VENV)/bin/ruff check .
+
+clean:  ## remove build outputs (keeps the venv)
+	rm -rf build infra/cdk.out .pytest_cache
