@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 JAR := build/libs/pyflink-dependencies.jar
 JAVA_SOURCES := $(shell find connectors/java -name '*.java' 2>/dev/null)
 
-.PHONY: help system venv jars demo test test-fast bench evaluate synth lint clean
+.PHONY: help system venv jars package demo test test-fast bench evaluate synth lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -34,6 +34,9 @@ $(JAR): build.gradle settings.gradle $(JAVA_SOURCES) | system
 	gradle --no-daemon -q uberJar localPlugins
 
 jars: $(JAR)  ## the one jar (Kinesis source, gzip writer, AWS SDK) + the local S3 filesystem plugin
+
+package: system venv jars  ## the MSF zip -> build/dist/iot-anomaly-flink.zip (see docs/deploy.md)
+	gradle --no-daemon -q msfZip
 
 demo: system venv jars  ## the main job end to end on local AWS (moto), with a summary
 	$(VENV)/bin/iot-anomaly demo

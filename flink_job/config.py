@@ -4,6 +4,11 @@ On MSF the file is ``/etc/flink/application_properties.json``; elsewhere pass a 
 ``IOT_APP_PROPERTIES``). The file is a list of ``{"PropertyGroupId": ..., "PropertyMap": {...}}``.
 Every value arrives as a string; each group maps onto one dataclass, and a bad or unknown key
 fails start-up with an error naming the group and key.
+
+The group ``kinesis.analytics.flink.run.options`` (python, jarfile, pyFiles, pyArchives) is read by
+MSF itself to start the job. Locally the job reads it too, with paths relative to the entry
+script's folder (``app_root``), so an unzipped deployment zip runs exactly as on MSF: its one jar
+becomes ``pipeline.jars`` (unless ``local.jars`` is set) and its ``pyFiles`` join the Python path.
 """
 
 from __future__ import annotations
@@ -134,6 +139,45 @@ class LocalConfig:
 
 
 @dataclass(frozen=True)
+class RunOptions:
+    """Group ``kinesis.analytics.flink.run.options``: how MSF starts the job (paths inside the zip)."""
+
+    python: str = ""  # the entry script, e.g. main.py
+    jarfile: str = ""  # the ONE jar, e.g. lib/pyflink-dependencies.jar
+    py_files: str = ""  # comma-separated folders/files added to the Python path, e.g. python_deps/
+    py_archives: str = ""  # comma-separated archives (archive.zip#target), extracted for the workers
+
+    _keys = {"pyFiles": "py_files", "pyArchives": "py_archives"}
+
+    def validate(self, group: str) -> None:
+        for key, value, suffix in (("python", self.python, ".py"), ("jarfile", self.jarfile, ".jar")):
+            if value and not value.endswith(suffix):
+                raise ConfigError(group, key, f"expected a path ending in {suffix}, got {value!r}")
+        for key, value in (("python", self.python), ("jarfile", self.jarfile), *self._listed()):
+            if value.startswith("/") or ".." in Path(value).parts:
+                raise ConfigError(group, key, f"must be a path inside the zip (relative, no '..'): {value!r}")
+
+    def _listed(self) -> list[tuple[str, str]]:
+        return [("pyFiles", v) for v in _split(self.py_files)] + [
+            ("pyArchives", v.split("#", 1)[0]) for v in _split(self.py_archives)
+        ]
+
+    def jar_path(self, app_root: Path) -> Path | None:
+        return app_root / self.jarfile if self.jarfile else None
+
+    def py_file_paths(self, app_root: Path) -> list[Path]:
+        return [app_root / v for v in _split(self.py_files)]
+
+    def py_archive_specs(self, app_root: Path) -> list[str]:
+        """``pyArchives`` as ``python.archives`` entries: absolute path, ``#target`` kept."""
+        out = []
+        for v in _split(self.py_archives):
+            path, sep, target = v.partition("#")
+            out.append(f"{app_root / path}{sep}{target}")
+        return out
+
+
+@dataclass(frozen=True)
 class AppConfig:
     source: SourceConfig = field(default_factory=SourceConfig)
     sinks: SinkConfig = field(default_factory=SinkConfig)
@@ -142,14 +186,41 @@ class AppConfig:
     thresholds: ThresholdConfig = field(default_factory=ThresholdConfig)
     local: LocalConfig | None = None
     secrets_arn: str = ""
+    run_options: RunOptions = field(default_factory=RunOptions)
+    # The entry script's folder (the unzipped zip); run-options paths are relative to it.
+    app_root: Path | None = None
 
     @property
     def is_local(self) -> bool:
         return self.local is not None
 
+    @property
+    def runs_from_zip(self) -> bool:
+        """A local run of the unzipped zip: no ``local.jars``, the run options say where things are."""
+        return self.local is not None and not self.local.jars and self.app_root is not None
+
+    def pipeline_jars(self) -> str:
+        """``pipeline.jars`` for a local run: ``local.jars``, else the run options' jarfile."""
+        if self.local is None:
+            return ""
+        if self.local.jars:
+            return self.local.jars
+        jar = self.run_options.jar_path(self.app_root) if self.app_root else None
+        return jar.resolve().as_uri() if jar else ""
+
+    def local_python_path(self) -> list[Path]:
+        """The run options' pyFiles, for a local run of the unzipped zip (MSF adds them itself)."""
+        return self.run_options.py_file_paths(self.app_root) if self.runs_from_zip else []
+
 
 _GROUPS: dict[str, type] = {"source": SourceConfig, "sinks": SinkConfig, "pipeline": PipelineConfig}
 _KNOWN_GROUPS = {*_GROUPS, "detection", "thresholds", "local", "secrets", RUN_OPTIONS_GROUP}
+SECRETS_GROUP = "secrets"
+SECRET_ARN_KEY = "api_credentials_secret_arn"
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
 
 
 def _one_of(group: str, key: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -226,8 +297,33 @@ def is_local_run() -> bool:
     return os.environ.get(LOCAL_ENV, "").lower() in ("1", "true", "yes")
 
 
-def from_groups(groups: Mapping[str, Mapping[str, str]], local: bool | None = None) -> AppConfig:
-    """Validate every group once and build the AppConfig."""
+def _check_zip_layout(run: RunOptions, app_root: Path | None) -> None:
+    """A local run of the unzipped zip: the run options must point at real files, as MSF needs them."""
+    if not run.jarfile:
+        raise ConfigError(
+            RUN_OPTIONS_GROUP,
+            "jarfile",
+            "a local run needs the connector jar: set it here (relative to the entry script's folder, "
+            "as on MSF) or set local.jars",
+        )
+    if app_root is None:
+        raise ConfigError(
+            RUN_OPTIONS_GROUP, "jarfile", "the entry script's folder is unknown; set local.jars instead"
+        )
+    for key, value in (("python", run.python), ("jarfile", run.jarfile), *run._listed()):
+        if value and not (app_root / value).exists():
+            raise ConfigError(RUN_OPTIONS_GROUP, key, f"{value!r} not found in {app_root}")
+
+
+def from_groups(
+    groups: Mapping[str, Mapping[str, str]],
+    local: bool | None = None,
+    app_root: str | os.PathLike | None = None,
+) -> AppConfig:
+    """Validate every group once and build the AppConfig.
+
+    ``app_root``: the entry script's folder; run-options paths are checked against it locally.
+    """
     unknown = sorted(set(groups) - _KNOWN_GROUPS)
     if unknown:
         raise ConfigError(
@@ -239,28 +335,42 @@ def from_groups(groups: Mapping[str, Mapping[str, str]], local: bool | None = No
     }
     parts["detection"] = DetectionConfig.from_properties(groups.get("detection", {}), "detection")
     parts["thresholds"] = ThresholdConfig.from_properties(groups.get("thresholds", {}), "thresholds")
+    root = Path(app_root).resolve() if app_root else None
+    parts["app_root"] = root
+    run = parts["run_options"] = load_group(RunOptions, groups.get(RUN_OPTIONS_GROUP, {}), RUN_OPTIONS_GROUP)
     if local:
-        parts["local"] = load_group(LocalConfig, groups.get("local", {}), "local")
+        loc = parts["local"] = load_group(LocalConfig, groups.get("local", {}), "local")
+        if not loc.jars:
+            # No developer jar: run as MSF would, from the run options (the unzipped zip).
+            _check_zip_layout(run, root)
     elif "local" in groups:
         # Harmless on MSF, but say so: a reader may expect these to apply.
         print("note: property group 'local' is ignored outside local runs")
-    secrets = groups.get("secrets", {})
-    extra = set(secrets) - {"api_credentials_secret_arn"}
+    secrets = groups.get(SECRETS_GROUP, {})
+    extra = set(secrets) - {SECRET_ARN_KEY}
     if extra:
-        raise ConfigError("secrets", sorted(extra)[0], "unknown key; known keys: api_credentials_secret_arn")
-    parts["secrets_arn"] = secrets.get("api_credentials_secret_arn", "")
+        raise ConfigError(SECRETS_GROUP, sorted(extra)[0], f"unknown key; known keys: {SECRET_ARN_KEY}")
+    arn = secrets.get(SECRET_ARN_KEY, "")
+    if arn and not arn.startswith("arn:"):
+        raise ConfigError(SECRETS_GROUP, SECRET_ARN_KEY, f"not an ARN: {arn!r}")
+    parts["secrets_arn"] = arn
     return AppConfig(**parts)
 
 
-def load_config(path: str | os.PathLike | None = None, local: bool | None = None) -> AppConfig:
+def load_config(
+    path: str | os.PathLike | None = None,
+    local: bool | None = None,
+    app_root: str | os.PathLike | None = None,
+) -> AppConfig:
     """Read and validate the runtime properties (see module docstring)."""
-    return from_groups(read_property_groups(properties_path(path)), local)
+    return from_groups(read_property_groups(properties_path(path)), local, app_root)
 
 
 __all__ = [
     "AppConfig",
     "LocalConfig",
     "PipelineConfig",
+    "RunOptions",
     "SinkConfig",
     "SourceConfig",
     "from_groups",

@@ -1,28 +1,83 @@
-"""Entry point of the streaming job (on MSF, the zip's main.py calls ``main``)."""
+"""Entry point of the streaming job (on MSF, the zip's main.py calls ``main``).
+
+Start-up order: read and validate the runtime properties, prepare the local process environment
+(the unzipped zip's pyFiles on the Python path), read the secret by ARN, build the graph, run.
+Any failure before the job runs prints one line saying what is wrong, on stdout and stderr, so it
+reaches MSF's CloudWatch log instead of a bare "Python process exits with code 1".
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
+from pathlib import Path
 
-from flink_job.config import LOCAL_ENV, PROPERTIES_ENV, load_config
+from flink_job.config import LOCAL_ENV, PROPERTIES_ENV, AppConfig, load_config, properties_path
 from flink_job.core.errors import ConfigError
 
 JOB_NAME = "iot-anomaly-detection"
+# The secret read at start-up (kept out of AppConfig, which is printed and pickled).
+_api_credentials = None
 
 
-def build(properties: str | None = None):  # noqa: ANN201 - (env, t_env, cfg, graph)
-    """Load the config and build the whole graph; nothing runs yet."""
+def api_credentials():  # noqa: ANN201 - flink_job.secrets.Secret | None
+    """The API-credentials secret read at start-up (None when no ARN is configured)."""
+    return _api_credentials
+
+
+def default_app_root() -> Path:
+    """The entry script's folder (the unzipped zip on MSF); the working directory otherwise."""
+    script = sys.argv[0] if sys.argv and sys.argv[0].endswith(".py") else ""
+    return Path(script).resolve().parent if script else Path.cwd()
+
+
+def start_up(properties: str | None = None, app_root: str | os.PathLike | None = None) -> AppConfig:
+    """Load and validate the config, prepare a local run, read secrets; raise ConfigError on bad input."""
+    global _api_credentials
+    from flink_job.pipeline.environment import prepare_process_env
+
+    cfg = load_config(properties, app_root=app_root if app_root is not None else default_app_root())
+    prepare_process_env(cfg)  # pyFiles on the path before boto3 is imported
+    from flink_job.secrets import load_api_credentials
+
+    _api_credentials = load_api_credentials(cfg)
+    return cfg
+
+
+def build(properties: str | None = None, app_root: str | os.PathLike | None = None):  # noqa: ANN201
+    """Load the config and build the whole graph; nothing runs yet. -> (env, t_env, cfg, graph)"""
     from flink_job.pipeline.environment import create_environments
     from flink_job.pipeline.graph import build_graph
 
-    cfg = load_config(properties)
+    cfg = start_up(properties, app_root)
     env, t_env = create_environments(cfg)
     graph = build_graph(env, t_env, cfg)
     return env, t_env, cfg, graph
 
 
-def main(argv: list[str] | None = None) -> int:
+def _say(message: str) -> None:
+    """To stdout and stderr: MSF's log shows the Python driver's output, whichever stream it keeps."""
+    for stream in (sys.stdout, sys.stderr):
+        print(message, file=stream, flush=True)
+
+
+def describe(cfg: AppConfig, properties: str | None) -> str:
+    run = cfg.run_options
+    where = "local" if cfg.is_local else "MSF"
+    parts = [f"properties={properties_path(properties)}", f"mode={where}"]
+    if cfg.is_local:
+        parts.append(f"pipeline.jars={cfg.pipeline_jars() or '-'}")
+        if cfg.local_python_path():
+            parts.append(f"pyFiles={','.join(str(p) for p in cfg.local_python_path())}")
+    elif run.jarfile:
+        parts.append(f"jarfile={run.jarfile} pyFiles={run.py_files or '-'}")
+    parts.append(f"source={cfg.source.kind} secret={'read' if _api_credentials else 'none'}")
+    return "iot-anomaly: starting " + " ".join(parts)
+
+
+def main(argv: list[str] | None = None, app_root: str | os.PathLike | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="flink_job.main",
         description="Run the IoT anomaly-detection job. On MSF the runtime properties come from "
@@ -34,10 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        env, _t_env, _cfg, _graph = build(args.properties)
+        env, _t_env, cfg, _graph = build(args.properties, app_root)
     except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
+        _say(f"iot-anomaly: configuration error: {exc}")
         return 2
+    except Exception as exc:
+        _say(f"iot-anomaly: job failed to start: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+        return 1
+    print(describe(cfg, args.properties), flush=True)
     env.execute(JOB_NAME)
     return 0
 

@@ -1,7 +1,8 @@
 """The Flink environments, configured for MSF or for a local minicluster.
 
 MSF 2.2 rejects configuration keys outside its allow-list and owns checkpointing, jars and JVM
-options, so those are set only for local runs.
+options, so those are set only for local runs. A local run of the unzipped MSF zip (no
+``local.jars``) takes its jar and Python path from the run options, as MSF does.
 """
 
 from __future__ import annotations
@@ -46,18 +47,43 @@ def local_options(cfg: AppConfig) -> dict[str, str]:
         "s3.access-key": "testing",
         "s3.secret-key": "testing",
     }
-    if loc.jars:
-        opts["pipeline.jars"] = loc.jars
+    jars = cfg.pipeline_jars()  # local.jars, else the run options' jarfile in the unzipped zip
+    if jars:
+        opts["pipeline.jars"] = jars
+    if cfg.runs_from_zip and cfg.run_options.py_archives:
+        opts["python.archives"] = ",".join(cfg.run_options.py_archive_specs(cfg.app_root))
     if loc.aws_endpoint:
         opts["s3.endpoint"] = loc.aws_endpoint
         opts["s3.endpoint.region"] = cfg.sinks.aws_region
     return opts
 
 
+def flink_options(cfg: AppConfig) -> dict[str, str]:
+    """Every option the job sets from code: MSF-allowed ones always, the rest only locally."""
+    options = python_options(cfg)
+    if cfg.is_local:
+        options.update(local_options(cfg))
+    return options
+
+
+def add_python_path(paths: list) -> None:  # list[Path]
+    """Put ``paths`` first on this interpreter's path and on PYTHONPATH (inherited by the workers)."""
+    entries = [str(p) for p in paths]
+    for entry in reversed(entries):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    current = [e for e in os.environ.get("PYTHONPATH", "").split(os.pathsep) if e]
+    os.environ["PYTHONPATH"] = os.pathsep.join([*entries, *(e for e in current if e not in entries)])
+
+
 def prepare_process_env(cfg: AppConfig) -> None:
     """Process environment for a local run; must happen before the gateway JVM starts."""
     if not cfg.is_local:
         return
+    # The unzipped zip: its pyFiles (vendored dependencies) on the path, as MSF puts them.
+    py_files = cfg.local_python_path()
+    if py_files:
+        add_python_path([cfg.app_root, *py_files])
     # The JVM's AWS SDK v2 speaks CBOR to Kinesis unless told otherwise; moto rejects CBOR.
     os.environ.setdefault("CBOR_ENABLED", "false")
     jvm_args = os.environ.get("JVM_ARGS", "")
@@ -96,9 +122,7 @@ def create_environments(cfg: AppConfig):  # noqa: ANN201 - (StreamExecutionEnvir
 
     prepare_process_env(cfg)
     conf = Configuration()
-    options = python_options(cfg)
-    if cfg.is_local:
-        options.update(local_options(cfg))
+    options = flink_options(cfg)
     for key, value in options.items():
         conf.set_string(key, value)
     env = StreamExecutionEnvironment.get_execution_environment(conf)

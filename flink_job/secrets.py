@@ -1,0 +1,81 @@
+"""Secrets from AWS Secrets Manager, by ARN, read once at start-up (never from the properties).
+
+The runtime properties hold only the secret's ARN (group ``secrets``, key
+``api_credentials_secret_arn``). The value is fetched here with boto3 (vendored in the zip's
+``python_deps/``: MSF's Python does not guarantee it); locally from the emulator at
+``local.aws_endpoint``. An unreadable ARN stops start-up with an error naming the property.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from flink_job.config import SECRET_ARN_KEY, SECRETS_GROUP, AppConfig
+from flink_job.core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A secret's value; never shown by ``repr`` or ``str`` (logs, tracebacks)."""
+
+    arn: str
+    value: Any = field(repr=False)  # the parsed JSON object, or the raw string
+
+    def __str__(self) -> str:
+        return f"Secret({self.arn}, value hidden)"
+
+
+def region_of(arn: str) -> str:
+    """The region field of an ARN (arn:partition:service:region:account:...)."""
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 5 else ""
+
+
+def read_secret(arn: str, *, group: str, key: str, endpoint: str = "", region: str = "") -> Secret:
+    """GetSecretValue for ``arn``; a ConfigError naming ``group``/``key`` if it cannot be read."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    region = region_of(arn) or region
+    if not region:
+        raise ConfigError(group, key, f"no region in secret ARN {arn!r}")
+    kwargs: dict[str, Any] = {
+        "region_name": region,
+        "config": Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=10),
+    }
+    if endpoint:  # local emulator: dummy credentials
+        kwargs.update(endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing")
+    try:
+        resp = boto3.client("secretsmanager", **kwargs).get_secret_value(SecretId=arn)
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        raise ConfigError(
+            group, key, f"cannot read secret {arn}: {err.get('Code', '?')}: {err.get('Message', '')}"
+        ) from None
+    except BotoCoreError as exc:
+        raise ConfigError(group, key, f"cannot read secret {arn}: {exc}") from None
+    raw = resp.get("SecretString")
+    if raw is None:
+        raise ConfigError(group, key, f"secret {arn} has no SecretString (binary secrets are not supported)")
+    try:
+        value: Any = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return Secret(arn=arn, value=value)
+
+
+def load_api_credentials(cfg: AppConfig) -> Secret | None:
+    """The API-credentials secret named by the properties, or None when no ARN is configured."""
+    if not cfg.secrets_arn:
+        return None
+    endpoint = cfg.local.aws_endpoint if cfg.local else ""
+    return read_secret(
+        cfg.secrets_arn,
+        group=SECRETS_GROUP, key=SECRET_ARN_KEY, endpoint=endpoint, region=cfg.sinks.aws_region
+    )
+
+
+__all__ = ["Secret", "load_api_credentials", "read_secret", "region_of"]
