@@ -7,8 +7,7 @@ import math
 import subprocess
 
 import pytest
-from conftest import BACKTEST_NOTE, SAMPLE, run_note
-from test_note_format import PYTHON38
+from notebook_support import BACKTEST_NOTE, PYTHON38, SAMPLE, run_note
 
 from flink_job.core.detection.config import DetectionConfig
 

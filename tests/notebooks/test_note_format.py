@@ -3,32 +3,14 @@
 from __future__ import annotations
 
 import ast
-import os
-import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
-from conftest import NOTE_PATHS, load, paragraphs, run_note
+from notebook_support import NOTE_PATHS, PYTHON38, load, paragraphs, run_note
 
 KNOWN_INTERPRETERS = {"%flink.ssql", "%flink.pyflink", "%flink.ipyflink", "%md"}
 PYTHON = ("%flink.pyflink", "%flink.ipyflink")
 
-
-def _python38() -> str | None:
-    """A working python3.8: pyenv's real binary first (its shim fails unless 3.8 is activated)."""
-    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    candidates = [str(p) for p in sorted(root.glob("versions/3.8*/bin/python3.8"))]
-    candidates += [c for c in (shutil.which("python3.8"),) if c]
-    for candidate in candidates:
-        ok = subprocess.run([candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 8)"],
-                            capture_output=True).returncode == 0
-        if ok:
-            return candidate
-    return None
-
-
-PYTHON38 = _python38()
 # Python 3.9+ APIs that ast.parse(feature_version=(3, 8)) cannot see (they are calls, not grammar).
 NEWER_METHODS = {"removeprefix", "removesuffix"}  # str/bytes, 3.9
 

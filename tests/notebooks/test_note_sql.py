@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import NOTE_PATHS, SAMPLE, load, run_note
+from notebook_support import NOTE_PATHS, SAMPLE, all_notes, load, run_note
 
 from flink_job.core.detection.config import DEFAULT_SENSOR_LEVELS
 
@@ -107,8 +107,8 @@ def test_chart_settings_name_real_result_columns(planned):
     assert charts >= 4
 
 
-def test_live_note_levels_match_the_jobs_default_thresholds(notes):
-    view = next(p["text"] for p in notes["01-live-stream-exploration.zpln"]["paragraphs"]
+def test_live_note_levels_match_the_jobs_default_thresholds():
+    view = next(p["text"] for p in all_notes()["01-live-stream-exploration.zpln"]["paragraphs"]
                 if "CREATE TEMPORARY VIEW readings_long" in p["text"])
     ops = {"warning_high": (">=", "1"), "critical_high": (">=", "2"),
            "warning_low": ("<=", "1"), "critical_low": ("<=", "2")}

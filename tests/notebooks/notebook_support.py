@@ -1,13 +1,18 @@
-"""Shared helpers for the notebook tests: the notes, their paragraphs, and notebooks/run_note.py."""
+"""Shared helpers for the notebook tests: the notes, their paragraphs, and notebooks/run_note.py.
+
+(No conftest.py here: tests/infra imports its own ``conftest`` by name, and a second conftest module
+would shadow it when both folders are collected together.)
+"""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
@@ -41,6 +46,21 @@ def paragraphs(interpreter: str | tuple[str, ...]) -> list[tuple[str, dict[str, 
     return out
 
 
-@pytest.fixture(scope="session")
-def notes() -> dict[str, dict[str, Any]]:
+def all_notes() -> dict[str, dict[str, Any]]:
     return {p.name: load(p) for p in NOTE_PATHS}
+
+
+def _python38() -> str | None:
+    """A working python3.8: pyenv's real binary first (its shim fails unless 3.8 is activated)."""
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates = [str(p) for p in sorted(root.glob("versions/3.8*/bin/python3.8"))]
+    candidates += [c for c in (shutil.which("python3.8"),) if c]
+    for candidate in candidates:
+        ok = subprocess.run([candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 8)"],
+                            capture_output=True).returncode == 0
+        if ok:
+            return candidate
+    return None
+
+
+PYTHON38 = _python38()
