@@ -77,6 +77,7 @@ class DeploymentConfig:
     influxdb_instance_type: str = "db.influx.medium"
     influxdb_storage_gb: int = 20
     vpc_nat_gateways: int = 1
+    studio: bool = False  # optional MSF Studio notebook (studio.py)
 
     # ----------------------------------------------------------------- derived values
     @property
@@ -137,6 +138,7 @@ class DeploymentConfig:
             influxdb_instance_type=str(ctx("influxDbInstanceType", cls.influxdb_instance_type)),
             influxdb_storage_gb=int(ctx("influxDbStorageGb", cls.influxdb_storage_gb)),
             vpc_nat_gateways=int(ctx("vpcNatGateways", cls.vpc_nat_gateways)),
+            studio=_as_bool(ctx("studio", False)),
         )
         cfg.validate()
         return cfg

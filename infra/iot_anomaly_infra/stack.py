@@ -80,6 +80,18 @@ class IotAnomalyStack(Stack):
             operations_topic=self.topics.operations,
             rotation_function=self.api_credentials.rotation_function,
         )
+        if cfg.studio:  # -c studio=true: the optional Studio notebook for notebooks/
+            from .studio import StudioNotebook
+
+            self.studio = StudioNotebook(
+                self,
+                "Studio",
+                cfg=cfg,
+                key=key,
+                stream=self.readings.stream,
+                processed_bucket=self.buckets.processed,
+                timestream=self.time_series if isinstance(self.time_series, TimestreamStore) else None,
+            )
         self._acknowledge_cdk_provided_functions()
 
         CfnOutput(self, "StreamName", value=self.readings.stream.stream_name)
