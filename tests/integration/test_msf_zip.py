@@ -1,0 +1,263 @@
+"""The built MSF zip, run as MSF runs it: unzipped, ``python main.py``, nothing but its content.
+
+The zip (``gradle msfZip``, i.e. ``make package``) is built when missing or older than its sources,
+unzipped into a temporary folder and started with the runtime properties MSF would give it (the
+run-options group included, no ``local.jars``) against the local emulator: a clean PYTHONPATH of
+the unzipped folder and its ``python_deps`` (the venv's interpreter provides PyFlink, as MSF's
+does), the jar from the run options, the API secret read from moto's Secrets Manager by ARN. The
+source is a bounded recording of the simulator, so the job ends by itself; the assertions read
+what reached the emulator's S3, Timestream and SNS.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from localdev import emulator
+from localdev.simulator import Simulation, SimulationConfig, generate
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+ZIP = REPO / "build" / "dist" / "iot-anomaly-flink.zip"
+PLUGINS = REPO / "build" / "flink-plugins"
+RUN_OPTIONS_GROUP = "kinesis.analytics.flink.run.options"
+RUN_OPTIONS = {"python": "main.py", "jarfile": "lib/pyflink-dependencies.jar", "pyFiles": "python_deps/"}
+RUN_TIMEOUT_S = 150
+
+
+def _zip_is_stale() -> bool:
+    if not ZIP.exists():
+        return True
+    sources = [REPO / "build.gradle", REPO / "pyproject.toml"]
+    for folder, pattern in (("flink_job", "*.py"), ("connectors", "*.py"), ("connectors/java/src/main", "*")):
+        sources += (REPO / folder).rglob(pattern)
+    built = ZIP.stat().st_mtime
+    return any(p.is_file() and p.stat().st_mtime > built for p in sources)
+
+
+@pytest.fixture(scope="module")
+def msf_zip() -> Path:
+    if _zip_is_stale() or not PLUGINS.is_dir():
+        gradle = shutil.which("gradle")
+        if gradle is None:
+            pytest.fail("gradle is not installed: run 'make package' (it installs what it needs)")
+        cmd = [gradle, "--no-daemon", "-q", "msfZip", "localPlugins"]
+        subprocess.run(cmd, cwd=REPO, check=True, timeout=900)
+    return ZIP
+
+
+@pytest.fixture(scope="module")
+def app(msf_zip, tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("msf") / "app"
+    with zipfile.ZipFile(msf_zip) as z:
+        z.extractall(root)
+    return root
+
+
+def zip_env(app_dir: Path, properties: Path) -> dict[str, str]:
+    """The process environment of a local MSF-like run: only the zip's content on the Python path."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    env.update(
+        PYTHONPATH=os.pathsep.join([str(app_dir), str(app_dir / "python_deps")]),
+        PYTHONNOUSERSITE="1",
+        IOT_ANOMALY_LOCAL="true",
+        IOT_APP_PROPERTIES=str(properties),
+    )
+    return env
+
+
+def run_entry(app_dir: Path, properties: Path, timeout: float = RUN_TIMEOUT_S) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "main.py"],
+        cwd=app_dir,
+        env=zip_env(app_dir, properties),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def write_properties(path: Path, groups: dict[str, dict[str, str]]) -> Path:
+    doc = [{"PropertyGroupId": k, "PropertyMap": v} for k, v in groups.items()]
+    path.write_text(json.dumps(doc, indent=2))
+    return path
+
+
+def archive_lines(aws: emulator.LocalAws, prefix: str) -> list[str]:
+    s3 = aws.client("s3")
+    lines: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=aws.archive_bucket, Prefix=prefix):
+        for obj in page.get("Contents", ()):
+            if obj["Key"].endswith(".jsonl.gz"):
+                body = s3.get_object(Bucket=aws.archive_bucket, Key=obj["Key"])["Body"].read()
+                lines.extend(gzip.decompress(body).decode("utf-8").splitlines())
+    return lines
+
+
+# ------------------------------------------------------------------ the zip itself
+def test_zip_layout_matches_the_run_options(msf_zip):
+    with zipfile.ZipFile(msf_zip) as z:
+        names = z.namelist()
+    files = [n for n in names if not n.endswith("/")]
+    assert "main.py" in files
+    assert [n for n in files if n.startswith("lib/")] == ["lib/pyflink-dependencies.jar"]
+    for pkg in ("flink_job/main.py", "flink_job/secrets.py", "connectors/__init__.py", "connectors/aws.py"):
+        assert pkg in files
+    ours = [n for n in files if n.startswith(("flink_job/", "connectors/"))]
+    assert all(n.endswith(".py") for n in ours), [n for n in ours if not n.endswith(".py")]
+    assert not [n for n in names if "__pycache__" in n or n.endswith((".java", ".pyc"))]
+    assert not [n for n in ours if "/test_" in n or "/tests/" in n]
+    top_deps = {n.split("/")[1] for n in files if n.startswith("python_deps/")}
+    for dep in ("boto3", "botocore", "s3transfer", "jmespath"):
+        assert dep in top_deps
+    for provided in ("pyflink", "numpy", "pandas", "pyarrow"):  # MSF's runtime has these
+        assert provided not in top_deps
+    boto3_pin = next(p for p in _pyproject_deps() if p.startswith("boto3=="))
+    assert f"boto3-{boto3_pin.split('==')[1]}.dist-info" in top_deps
+    # the CDK app's run options point at exactly these paths
+    flink_app = (REPO / "infra" / "iot_anomaly_infra" / "flink_app.py").read_text()
+    for value in RUN_OPTIONS.values():
+        assert f'"{value}"' in flink_app
+
+
+def _pyproject_deps() -> list[str]:
+    import tomllib
+
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+
+
+def test_only_the_zip_content_is_imported(app, tmp_path):
+    code = "import boto3, botocore, flink_job, connectors; print(boto3.__file__, flink_job.__file__)"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=app,
+        env=zip_env(app, tmp_path / "unused.json"),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert out[0].startswith(str(app / "python_deps" / "boto3"))
+    assert out[1].startswith(str(app / "flink_job"))
+
+
+# ------------------------------------------------------------------ misconfigured runs
+def test_missing_run_options_fails_naming_group_and_key(app, tmp_path):
+    props = write_properties(
+        tmp_path / "props.json",
+        {
+            "source": {"kind": "file", "file_path": "/nonexistent"},
+            "sinks": {"timeseries.store": "none"},
+            "local": {},
+        },
+    )
+    res = run_entry(app, props, timeout=60)
+    assert res.returncode == 2, res.stdout + res.stderr
+    msg = f"iot-anomaly: configuration error: property group '{RUN_OPTIONS_GROUP}', key 'jarfile'"
+    assert msg in res.stdout and msg in res.stderr
+
+
+# ------------------------------------------------------------------ end to end
+@pytest.fixture(scope="module")
+def aws(tmp_path_factory):
+    state = tmp_path_factory.mktemp("msf-aws")
+    local = emulator.up(state)
+    try:
+        yield local
+    finally:
+        emulator.down(state)
+
+
+def test_unreadable_secret_fails_naming_the_key(app, aws, tmp_path):
+    arn = f"arn:aws:secretsmanager:{aws.region}:123456789012:secret:does-not-exist-AbCdEf"
+    props = write_properties(
+        tmp_path / "props.json",
+        {
+            RUN_OPTIONS_GROUP: RUN_OPTIONS,
+            "source": {"kind": "file", "file_path": str(tmp_path)},
+            "sinks": {"timeseries.store": "none"},
+            "secrets": {"api_credentials_secret_arn": arn},
+            "local": {"aws_endpoint": aws.endpoint},
+        },
+    )
+    res = run_entry(app, props, timeout=60)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "property group 'secrets', key 'api_credentials_secret_arn': cannot read secret" in res.stderr
+    assert "ResourceNotFoundException" in res.stderr
+
+
+
+def test_zip_runs_as_on_msf_and_events_flow_end_to_end(app, aws, tmp_path):
+    secret_arn = aws.client("secretsmanager").create_secret(
+        Name="iot-anomaly/local/api-credentials", SecretString=json.dumps({"username": "u", "password": "p"})
+    )["ARN"]
+    sim_cfg = SimulationConfig(
+        devices=10,
+        interval_ms=1000,
+        duration_s=40,
+        start_ms=int(time.time() * 1000) - 120_000,
+        seed=3,
+        anomalies=3,
+        malformed_share=0.02,
+    )
+    sim = Simulation(sim_cfg)
+    recording = tmp_path / "recording.jsonl"
+    with recording.open("w") as f:
+        for _ts, _key, line in generate(sim_cfg, sim):
+            f.write(line + "\n")
+    malformed = sum(sim.malformed.values())
+    assert malformed > 0
+
+    props = write_properties(
+        tmp_path / "application_properties.json",
+        {
+            RUN_OPTIONS_GROUP: RUN_OPTIONS,
+            "source": {"kind": "file", "file_path": str(recording), "aws.region": aws.region},
+            "sinks": {
+                "s3.archive_path": aws.archive_path,
+                "timeseries.store": "timestream",
+                "timestream.database": aws.timestream_database,
+                "timestream.readings_table": aws.readings_table,
+                "timestream.anomalies_table": aws.anomalies_table,
+                "sns.alerts_topic_arn": aws.alerts_topic_arn,
+                "aws.region": aws.region,
+            },
+            "pipeline": {"aggregate_window_s": "10"},
+            "secrets": {"api_credentials_secret_arn": secret_arn},
+            # no "jars": the jar comes from the run options, as on MSF
+            "local": {
+                "aws_endpoint": aws.endpoint,
+                "plugins_dir": str(PLUGINS),
+                "checkpoint_interval_ms": "1000",
+            },
+        },
+    )
+    started = time.monotonic()
+    res = run_entry(app, props)
+    elapsed = time.monotonic() - started
+    assert res.returncode == 0, f"exit {res.returncode}\n{res.stdout[-3000:]}\n{res.stderr[-5000:]}"
+    start_line = next(x for x in res.stdout.splitlines() if x.startswith("iot-anomaly: starting"))
+    assert f"pipeline.jars={(app / 'lib' / 'pyflink-dependencies.jar').as_uri()}" in start_line
+    assert "secret=read" in start_line
+
+    raw = archive_lines(aws, "raw/")
+    dead = archive_lines(aws, "dead-letters/")
+    assert len(raw) == sim.valid
+    assert len(dead) == malformed
+    assert sorted(raw + [json.loads(d)["record"] for d in dead]) == sorted(recording.read_text().splitlines())
+    assert archive_lines(aws, "anomalies/"), "no anomaly archived"
+
+    state = emulator.backend_state(aws, "timestreamwrite").get("timestreamwrite", {})
+    records = {t["name"]: len(t.get("records", [])) for t in state.get("TimestreamTable", [])}
+    assert records.get(aws.readings_table, 0) > 0, records
+    print(f"zip run: {elapsed:.1f} s, {len(raw)} archived, {len(dead)} dead letters, timestream {records}")
