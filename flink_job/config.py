@@ -103,7 +103,9 @@ class SinkConfig:
 class PipelineConfig:
     """Group ``pipeline``: event time and windows."""
 
-    batch_window_ms: int = 2_000  # micro-batch per series handed to the Python detectors
+    # Micro-batch per device handed to the Python detectors: longer batches amortise PyFlink's
+    # per-element cost (bench: 13k events/s at 2 s, 17k at 5 s) at the price of alert latency.
+    batch_window_ms: int = 5_000
     aggregate_window_s: int = 60  # per-series statistics written to the time-series store
     watermark_delay_ms: int = 5_000  # bounded out-of-orderness
     idle_timeout_ms: int = 30_000  # a shard with no data stops holding the watermark back
@@ -127,6 +129,7 @@ class LocalConfig:
 
     aws_endpoint: str = ""  # e.g. http://127.0.0.1:4566 for the moto server
     checkpoint_interval_ms: int = 5_000
+    checkpoint_dir: str = ""  # file:// URL; default: <system temp>/iot-anomaly-checkpoints
     jars: str = ""  # ;-separated file:// URLs
     plugins_dir: str = ""  # Flink plugins (the S3 filesystem) for the minicluster
     parallelism: int = 1

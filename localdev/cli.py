@@ -61,15 +61,27 @@ def _simulate(args: argparse.Namespace) -> int:
         aws = emulator.load(Path(args.state_dir) / "local-aws")
         rate = None if args.rate <= 0 else args.rate
         sent = send_to_kinesis(
-            generate(cfg, sim), aws.client("kinesis"), aws.stream_name, rate,
+            generate(cfg, sim),
+            aws.client("kinesis"),
+            aws.stream_name,
+            rate,
             lambda n: print(f"sent {n:,}", file=sys.stderr) if n % 10_000 < 500 else None,
         )
         print(f"sent {sent:,} records to {aws.stream_name}", file=sys.stderr)
     labels = Path(args.labels)
     labels.parent.mkdir(parents=True, exist_ok=True)
     labels.write_text(json.dumps(sim.labels(), indent=2))
-    print(json.dumps({"events": sim.events, "valid": sim.valid, "malformed": sim.malformed,
-                      "anomalies": len(sim.anomalies), "labels": str(labels)}))
+    print(
+        json.dumps(
+            {
+                "events": sim.events,
+                "valid": sim.valid,
+                "malformed": sim.malformed,
+                "anomalies": len(sim.anomalies),
+                "labels": str(labels),
+            }
+        )
+    )
     return 0
 
 
@@ -94,24 +106,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("local-aws", help="start/stop the moto server on 127.0.0.1 with the project's resources",
-                       description="Start (up), stop (down) or show (status) the local AWS emulator. "
-                       "'up' creates the Kinesis stream, archive bucket, Timestream tables and the alerts "
-                       "topic with an SQS read-back queue; its PID and endpoint go to STATE_DIR.")
+    p = sub.add_parser(
+        "local-aws",
+        help="start/stop the moto server on 127.0.0.1 with the project's resources",
+        description="Start (up), stop (down) or show (status) the local AWS emulator. "
+        "'up' creates the Kinesis stream, archive bucket, Timestream tables and the alerts "
+        "topic with an SQS read-back queue; its PID and endpoint go to STATE_DIR.",
+    )
     p.add_argument("action", choices=["up", "down", "status"])
     p.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
     p.add_argument("--state-dir", default=str(STATE_DIR), help="where the PID and endpoint are kept")
     p.set_defaults(func=_local_aws)
 
-    p = sub.add_parser("simulate", help="generate a seeded sensor fleet with labelled anomalies",
-                       description="Generate readings of DEVICES machines (temperature, pressure, vibration) "
-                       "with injected anomalies and malformed records. Writes to the local Kinesis stream "
-                       "(PutRecords, 500 per call, at --rate) or, with --output, to a JSON-lines file for "
-                       "replays and benchmarks. Ground-truth labels go to --labels.")
+    p = sub.add_parser(
+        "simulate",
+        help="generate a seeded sensor fleet with labelled anomalies",
+        description="Generate readings of DEVICES machines (temperature, pressure, vibration) "
+        "with injected anomalies and malformed records. Writes to the local Kinesis stream "
+        "(PutRecords, 500 per call, at --rate) or, with --output, to a JSON-lines file for "
+        "replays and benchmarks. Ground-truth labels go to --labels.",
+    )
     p.add_argument("--devices", type=int, default=100)
     p.add_argument("--interval-ms", type=int, default=1000, help="sample period of each device")
     p.add_argument("--duration", type=float, default=60.0, help="simulated seconds")
-    p.add_argument("--start-ms", type=int, default=None, help="first timestamp (default: now, or now-duration for --output)")
+    p.add_argument(
+        "--start-ms",
+        type=int,
+        default=None,
+        help="first timestamp (default: now, or now-duration for --output)",
+    )
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--malformed-share", type=float, default=0.01)
     p.add_argument("--anomalies", type=int, default=12)
@@ -121,16 +144,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state-dir", default=str(STATE_DIR))
     p.set_defaults(func=_simulate)
 
-    p = sub.add_parser("run-job", help="run the Flink job on a local minicluster",
-                       description="Run the job with a runtime-properties JSON (MSF's shape). Set "
-                       "IOT_ANOMALY_LOCAL=true for local-only settings (checkpointing, jars, endpoint).")
+    p = sub.add_parser(
+        "run-job",
+        help="run the Flink job on a local minicluster",
+        description="Run the job with a runtime-properties JSON (MSF's shape). Set "
+        "IOT_ANOMALY_LOCAL=true for local-only settings (checkpointing, jars, endpoint).",
+    )
     p.add_argument("--properties", required=True)
     p.set_defaults(func=_run_job)
 
-    p = sub.add_parser("demo", help="the whole pipeline end to end on local AWS, then a summary",
-                       description="Start local AWS, run the simulator into Kinesis and the job on a local "
-                       "minicluster, stop the job with a drained savepoint, print a summary and, last, "
-                       "one JSON line; then stop everything.")
+    p = sub.add_parser(
+        "demo",
+        help="the whole pipeline end to end on local AWS, then a summary",
+        description="Start local AWS, run the simulator into Kinesis and the job on a local "
+        "minicluster, stop the job with a drained savepoint, print a summary and, last, "
+        "one JSON line; then stop everything.",
+    )
     p.add_argument("--devices", type=int, default=200)
     p.add_argument("--rate", type=float, default=2000.0, help="events/s the simulator sends")
     p.add_argument("--duration", type=float, default=60.0, help="seconds of simulated traffic")

@@ -39,7 +39,7 @@ class DemoSettings:
     seed: int = 42
     malformed_share: float = 0.01
     anomalies: int = 15
-    batch_window_ms: int = 2000
+    batch_window_ms: int = 5000
     silence_timeout_ms: int = 15_000
     checkpoint_interval_ms: int = 5_000
     catch_up_timeout_s: float = 180.0
@@ -114,7 +114,8 @@ def drain_alert_queue(aws: emulator.LocalAws) -> list[dict]:
             return messages
         messages.extend(json.loads(m["Body"]) for m in batch)
         sqs.delete_message_batch(
-            QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)]
+            QueueUrl=url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
         )
 
 
@@ -272,9 +273,12 @@ def run_pipeline(aws: emulator.LocalAws, s: DemoSettings, work: Path) -> dict:
 
 
 def human_summary(r: dict) -> str:
+    accounted = r["events_archived"] + r["dead_letters"]
     by_kind: dict[str, list[int]] = {}
-    hit_ids = {json.dumps(a, sort_keys=True) for a in alerted_anomalies(
-        r["_detail"]["labels"], r["_detail"]["alerts"], 10**9)}
+    hit_ids = {
+        json.dumps(a, sort_keys=True)
+        for a in alerted_anomalies(r["_detail"]["labels"], r["_detail"]["alerts"], 10**9)
+    }
     for a in r["_detail"]["labels"]:
         got = by_kind.setdefault(a["kind"], [0, 0])
         got[0] += 1
@@ -287,7 +291,7 @@ def human_summary(r: dict) -> str:
             f"sent {r['events_sent']:,} records ({r['malformed_sent']:,} malformed on purpose)",
             f"archived {r['events_archived']:,} valid records + {r['dead_letters']:,} dead letters"
             f" = {r['events_archived'] + r['dead_letters']:,}"
-            f" ({'nothing lost' if r['events_archived'] + r['dead_letters'] == r['events_sent'] else 'MISMATCH'})",
+            f" ({'nothing lost' if accounted == r['events_sent'] else 'MISMATCH'})",
             f"injected anomalies alerted: {r['anomalies_alerted']}/{r['anomalies_injected']} ({kinds}); "
             f"threshold breaches {r['threshold_anomalies_alerted']}/{r['threshold_anomalies_injected']}",
             f"alerts raised {r['alerts_raised']}, published to SNS and read back from SQS "

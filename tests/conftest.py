@@ -26,5 +26,6 @@ def uber_jar() -> Path:
         gradle = shutil.which("gradle")
         if gradle is None:
             pytest.fail("gradle is not installed: run 'make jars' (or 'make test', which installs it)")
-        subprocess.run([gradle, "--no-daemon", "-q", "uberJar", "localPlugins"], cwd=REPO, check=True, timeout=900)
+        cmd = [gradle, "--no-daemon", "-q", "uberJar", "localPlugins"]
+        subprocess.run(cmd, cwd=REPO, check=True, timeout=900)
     return JAR

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
+from pathlib import Path
 
 from flink_job.config import AppConfig
 
@@ -37,6 +39,10 @@ def local_options(cfg: AppConfig) -> dict[str, str]:
         "python.client.executable": sys.executable,
         "execution.checkpointing.interval": f"{loc.checkpoint_interval_ms} ms",
         "execution.checkpointing.min-pause": f"{min(1000, loc.checkpoint_interval_ms)} ms",
+        # detector state outgrows the JobManager's 5 MB in-memory checkpoint limit
+        "execution.checkpointing.storage": "filesystem",
+        "execution.checkpointing.dir": loc.checkpoint_dir
+        or Path(tempfile.gettempdir(), "iot-anomaly-checkpoints").as_uri(),
         "parallelism.default": str(loc.parallelism),
         # fail visibly instead of restarting forever on a developer machine
         "restart-strategy.type": "fixed-delay",

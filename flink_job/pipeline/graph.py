@@ -20,28 +20,23 @@ from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table
 from pyflink.table.types import _to_java_data_type
 
 from connectors.files import gzip_lines_file_sink
-from flink_job.config import AppConfig
+from flink_job.config import AppConfig, PipelineConfig
 from flink_job.core.records import SENSORS
 from flink_job.pipeline import sinks
 from flink_job.pipeline.detect import ANOMALY_TYPE, DetectAnomalies
 from flink_job.pipeline.parse import parse_udf
 
-BATCH_TYPE = Types.ROW_NAMED(
-    ["device_id", "sensor", "ts_list", "value_list"],
-    [Types.STRING(), Types.STRING(), Types.OBJECT_ARRAY(Types.LONG()), Types.OBJECT_ARRAY(Types.DOUBLE())],
-)
-
 
 @dataclass
 class JobGraph:
-    """Handles on the streams, for tests and benchmarks that stop part-way."""
+    """Handles on the streams, for tests and benchmarks that stop part-way (None: not built)."""
 
     raw: DataStream
-    valid_lines: DataStream
-    dead_letters: DataStream
-    batches: DataStream
-    anomalies: DataStream
-    aggregates: DataStream
+    valid_lines: DataStream | None = None
+    dead_letters: DataStream | None = None
+    batches: DataStream | None = None
+    aggregates: DataStream | None = None
+    anomalies: DataStream | None = None
 
 
 def build_source(env: StreamExecutionEnvironment, cfg: AppConfig) -> DataStream:
@@ -75,10 +70,11 @@ def to_string_stream(t_env: StreamTableEnvironment, table: Table) -> DataStream:
     return DataStream(j_ds)
 
 
-def build_graph(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, cfg: AppConfig) -> JobGraph:
-    p = cfg.pipeline
-    raw = build_source(env, cfg)
+STAGES = ("source", "parse", "windows", "detect", "full")
 
+
+def parse_stage(t_env: StreamTableEnvironment, raw: DataStream, p: PipelineConfig) -> None:
+    """Registers view ``parsed``: every line with its parse result and an event-time attribute."""
     # Parse once: the UDF's result is materialised as a stream, so the valid and dead-letter
     # branches below do not each call Python again.
     t_env.create_temporary_view("raw_lines", t_env.from_data_stream(raw).alias("line"))
@@ -88,16 +84,27 @@ def build_graph(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, 
         f"SELECT line, r.error AS error, r.device_id AS device_id, r.ts AS ts, {sensor_cols} "
         "FROM (SELECT line, parse_reading(line) AS r FROM raw_lines)"
     )
-    parsed_stream = t_env.to_data_stream(parsed_once)
+    # Watermarks only after validation: a device clock far in the future is a dead letter
+    # before it can drag the watermark ahead of every other device.
     parsed = t_env.from_data_stream(
-        parsed_stream,
+        t_env.to_data_stream(parsed_once),
         Schema.new_builder()
         .column_by_expression("rowtime", "TO_TIMESTAMP_LTZ(COALESCE(ts, 0), 3)")
         .watermark("rowtime", f"rowtime - INTERVAL '{p.watermark_delay_ms / 1000:.3f}' SECOND")
         .build(),
     )
     t_env.create_temporary_view("parsed", parsed)
+    t_env.create_temporary_view("valid_readings", t_env.sql_query("SELECT * FROM parsed WHERE error IS NULL"))
+    readings = " UNION ALL ".join(
+        f"SELECT device_id, '{s}' AS sensor, ts, {s} AS v, rowtime FROM parsed "
+        f"WHERE error IS NULL AND {s} IS NOT NULL"
+        for s in SENSORS
+    )
+    t_env.create_temporary_view("readings", t_env.sql_query(readings))
 
+
+def split_stage(t_env: StreamTableEnvironment) -> tuple[DataStream, DataStream]:
+    """(valid lines, dead-letter JSON) as string streams."""
     valid_lines = to_string_stream(t_env, t_env.sql_query("SELECT line FROM parsed WHERE error IS NULL"))
     dead_letters = to_string_stream(
         t_env,
@@ -106,37 +113,63 @@ def build_graph(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, 
             "'received_at' VALUE CAST(CURRENT_TIMESTAMP AS STRING)) FROM parsed WHERE error IS NOT NULL"
         ),
     )
+    return valid_lines, dead_letters
 
-    readings = " UNION ALL ".join(
-        f"SELECT device_id, '{s}' AS sensor, ts, {s} AS v, rowtime FROM parsed "
-        f"WHERE error IS NULL AND {s} IS NOT NULL"
-        for s in SENSORS
-    )
-    t_env.create_temporary_view("readings", t_env.sql_query(readings))
 
+def window_stage(t_env: StreamTableEnvironment, p: PipelineConfig) -> tuple[DataStream, DataStream]:
+    """(micro-batches per device, window statistics per series), both computed in the JVM.
+
+    A batch holds aligned arrays: timestamps and one value array per sensor, NaN where the
+    device did not report that sensor (valid readings are finite, so NaN is free as a marker).
+    """
     batch_s = f"{p.batch_window_ms / 1000:.3f}"
-    batches_table = t_env.sql_query(
-        "SELECT device_id, sensor, ARRAY_AGG(ts) AS ts_list, ARRAY_AGG(v) AS value_list "
-        f"FROM TABLE(TUMBLE(TABLE readings, DESCRIPTOR(rowtime), INTERVAL '{batch_s}' SECOND)) "
-        "GROUP BY device_id, sensor, window_start, window_end"
+    agg_s = str(p.aggregate_window_s)
+    sensor_arrays = ", ".join(f"ARRAY_AGG(COALESCE({s}, CAST('NaN' AS DOUBLE))) AS {s}_list" for s in SENSORS)
+    batches = t_env.to_data_stream(
+        t_env.sql_query(
+            f"SELECT device_id, ARRAY_AGG(ts) AS ts_list, {sensor_arrays} "
+            f"FROM TABLE(TUMBLE(TABLE valid_readings, DESCRIPTOR(rowtime), INTERVAL '{batch_s}' SECOND)) "
+            "GROUP BY device_id, window_start, window_end"
+        )
     )
-    batches = t_env.to_data_stream(batches_table)
-    anomalies = (
-        batches.key_by(lambda r: (r[0], r[1]), key_type=Types.TUPLE([Types.STRING(), Types.STRING()]))
-        .process(DetectAnomalies(cfg.detection, cfg.thresholds, p.state_ttl_hours), ANOMALY_TYPE)
+    aggregates = t_env.to_data_stream(
+        t_env.sql_query(
+            "SELECT device_id, sensor, UNIX_TIMESTAMP(CAST(window_start AS STRING)) * 1000 AS start_ms, "
+            "COUNT(*) AS n, AVG(v) AS mean_v, MIN(v) AS min_v, MAX(v) AS max_v, STDDEV_POP(v) AS std_v "
+            f"FROM TABLE(TUMBLE(TABLE readings, DESCRIPTOR(rowtime), INTERVAL '{agg_s}' SECOND)) "
+            "GROUP BY device_id, sensor, window_start, window_end"
+        )
+    )
+    return batches, aggregates
+
+
+def detect_stage(batches: DataStream, cfg: AppConfig) -> DataStream:
+    """Anomaly rows from the per-device detectors (Python, keyed state)."""
+    return (
+        batches.key_by(lambda r: r[0], key_type=Types.STRING())
+        .process(DetectAnomalies(cfg.detection, cfg.thresholds, cfg.pipeline.state_ttl_hours), ANOMALY_TYPE)
         .name("detect-anomalies")
         .uid("detect-anomalies")
     )
 
-    aggregates_table = t_env.sql_query(
-        "SELECT device_id, sensor, UNIX_TIMESTAMP(CAST(window_start AS STRING)) * 1000 AS start_ms, "
-        "COUNT(*) AS n, AVG(v) AS mean_v, MIN(v) AS min_v, MAX(v) AS max_v, STDDEV_POP(v) AS std_v "
-        f"FROM TABLE(TUMBLE(TABLE readings, DESCRIPTOR(rowtime), INTERVAL '{p.aggregate_window_s}' SECOND)) "
-        "GROUP BY device_id, sensor, window_start, window_end"
-    )
-    aggregates = t_env.to_data_stream(aggregates_table)
-    graph = JobGraph(raw, valid_lines, dead_letters, batches, anomalies, aggregates)
-    attach_sinks(graph, cfg)
+
+def build_graph(
+    env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, cfg: AppConfig, until: str = "full"
+) -> JobGraph:
+    """The whole job; ``until`` stops after an earlier stage (benchmarks), leaving sinks to the caller."""
+    if until not in STAGES:
+        raise ValueError(f"until must be one of {STAGES}, got {until!r}")
+    stop = STAGES.index(until)
+    graph = JobGraph(raw=build_source(env, cfg))
+    if stop >= 1:
+        parse_stage(t_env, graph.raw, cfg.pipeline)
+        graph.valid_lines, graph.dead_letters = split_stage(t_env)
+    if stop >= 2:
+        graph.batches, graph.aggregates = window_stage(t_env, cfg.pipeline)
+    if stop >= 3:
+        graph.anomalies = detect_stage(graph.batches, cfg)
+    if stop >= 4:
+        attach_sinks(graph, cfg)
     return graph
 
 

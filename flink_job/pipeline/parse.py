@@ -32,5 +32,41 @@ class ParseReading(ScalarFunction):
         return Row(None, r.device_id, r.ts_ms, r.temperature, r.pressure, r.vibration)
 
 
-def parse_udf(max_future_ms: int):  # noqa: ANN201 - a PyFlink UserDefinedFunctionWrapper
+class ParseReadings(ScalarFunction):
+    """Vectorised form: a pandas Series of lines in, one DataFrame of parsed columns out.
+
+    PyFlink's per-row UDF costs ~45 us a row in crossings; over Arrow batches only the parsing
+    itself (~5 us) remains.
+    """
+
+    def __init__(self, max_future_ms: int) -> None:
+        self._max_future_ms = max_future_ms
+
+    def eval(self, lines):  # noqa: ANN001, ANN201 - pandas.Series -> pandas.DataFrame
+        import pandas as pd
+
+        now = int(time.time() * 1000)
+        cols: dict[str, list] = {"error": [], "device_id": [], "ts": [], **{s: [] for s in SENSORS}}
+        for line in lines:
+            res = parse_reading(line, now, self._max_future_ms)
+            r = res.reading
+            cols["error"].append(res.error)
+            cols["device_id"].append(r.device_id if r else None)
+            cols["ts"].append(r.ts_ms if r else None)
+            for s in SENSORS:
+                cols[s].append(getattr(r, s) if r else None)
+        return pd.DataFrame(
+            {
+                "error": cols["error"],
+                "device_id": cols["device_id"],
+                "ts": pd.Series(cols["ts"], dtype=object),
+                # None -> NaN -> NULL on the way to Arrow (PyFlink masks nulls); valid readings are never NaN
+                **{s: pd.Series(cols[s], dtype="float64") for s in SENSORS},
+            }
+        )
+
+
+def parse_udf(max_future_ms: int, vectorised: bool = True):  # noqa: ANN201 - UserDefinedFunctionWrapper
+    if vectorised:
+        return udf(ParseReadings(max_future_ms), result_type=DataTypes.ROW(PARSED_FIELDS), func_type="pandas")
     return udf(ParseReading(max_future_ms), result_type=DataTypes.ROW(PARSED_FIELDS))

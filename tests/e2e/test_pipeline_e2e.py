@@ -80,6 +80,9 @@ def test_timestream_holds_aggregates_and_anomalies(result):
     names = {mv["Name"] for mv in aggregates[0]["MeasureValues"]}
     assert {"count", "mean", "min", "max", "stddev"} <= names
     # every reading sent shows up in exactly one aggregate window
-    counted = sum(int(mv["Value"]) for r in aggregates for mv in r["MeasureValues"] if mv["Name"] == "count")
-    sensors_reported = sum(len(parse_reading(x, int(time.time() * 1000)).reading.values()) for x in result["_detail"]["raw"])
+    counted = sum(
+        int(mv["Value"]) for r in aggregates for mv in r["MeasureValues"] if mv["Name"] == "count"
+    )
+    now = int(time.time() * 1000)
+    sensors_reported = sum(len(parse_reading(x, now).reading.values()) for x in result["_detail"]["raw"])
     assert counted == sensors_reported
