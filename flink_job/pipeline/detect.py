@@ -15,7 +15,7 @@ import math
 from typing import Any
 
 from pyflink.common import Row, Types
-from pyflink.datastream import KeyedProcessFunction, RuntimeContext
+from pyflink.datastream import KeyedProcessFunction, OutputTag, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 
 from flink_job.core.detection.config import DetectionConfig, ThresholdConfig
@@ -36,6 +36,17 @@ ANOMALY_TYPE = Types.ROW_NAMED(
         Types.STRING(), Types.BOOLEAN(), Types.BOOLEAN(), Types.STRING(),
     ],
 )  # fmt: skip
+
+# Every reading with its verdict, when the time-series store keeps readings (timestream.mode=readings).
+READING_FIELDS = ["device_id", "sensor", "ts_ms", "value", "score", "severity", "anomalous", "alert"]
+READING_TYPE = Types.ROW_NAMED(
+    READING_FIELDS,
+    [
+        Types.STRING(), Types.STRING(), Types.LONG(), Types.DOUBLE(), Types.DOUBLE(), Types.STRING(),
+        Types.BOOLEAN(), Types.BOOLEAN(),
+    ],
+)  # fmt: skip
+READINGS = OutputTag("readings", READING_TYPE)
 
 # Configs for restoring pickled state on a worker; set in DetectAnomalies.open().
 _CONFIGS: dict[str, Any] = {}
@@ -109,10 +120,14 @@ def detect_batch(
     columns: dict[str, list[float]],
     detection: DetectionConfig,
     thresholds: ThresholdConfig,
-) -> list[Row]:
-    """Run one device's micro-batch (NaN = sensor not reported) through its monitors, in event time."""
+    with_readings: bool = False,
+) -> list:
+    """Run one device's micro-batch (NaN = sensor not reported) through its monitors, in event time.
+
+    Returns anomaly rows and, with ``with_readings``, ``(READINGS, row)`` for every reading.
+    """
     order = sorted(range(len(ts_list)), key=ts_list.__getitem__)
-    rows: list[Row] = []
+    rows: list = []
     for sensor, values in columns.items():
         ts = [ts_list[i] for i in order if not math.isnan(values[i])]
         if not ts:
@@ -121,6 +136,11 @@ def detect_batch(
         for v in dev.monitor(sensor, detection, thresholds).update_many(ts, vs):
             if is_reportable(v):
                 rows.append(anomaly_row(dev.device_id, sensor, v))
+            if with_readings:
+                rows.append(
+                    (READINGS, Row(dev.device_id, sensor, v.ts_ms, v.value, float(v.score), v.severity,
+                                   v.anomalous, v.alert))
+                )  # fmt: skip
     dev.last_ts = max(dev.last_ts, ts_list[order[-1]])
     return rows
 
@@ -128,10 +148,17 @@ def detect_batch(
 class DetectAnomalies(KeyedProcessFunction):
     """Input: Row(device_id, ts_list, <one value list per sensor>) per device and window."""
 
-    def __init__(self, detection: DetectionConfig, thresholds: ThresholdConfig, state_ttl_hours: int) -> None:
+    def __init__(
+        self,
+        detection: DetectionConfig,
+        thresholds: ThresholdConfig,
+        state_ttl_hours: int,
+        with_readings: bool = False,
+    ) -> None:
         self._detection = detection
         self._thresholds = thresholds
         self._ttl_ms = state_ttl_hours * 3_600_000
+        self._with_readings = with_readings
         self._state = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
@@ -142,7 +169,9 @@ class DetectAnomalies(KeyedProcessFunction):
         dev = self._state.value() or DeviceMonitors(value[0])
         previous = dev.last_ts
         columns = {s: value[2 + i] for i, s in enumerate(SENSORS)}
-        yield from detect_batch(dev, value[1], columns, self._detection, self._thresholds)
+        yield from detect_batch(
+            dev, value[1], columns, self._detection, self._thresholds, self._with_readings
+        )
         self._state.update(dev)
         if dev.last_ts != previous:
             timers = ctx.timer_service()

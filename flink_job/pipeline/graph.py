@@ -23,7 +23,7 @@ from connectors.files import gzip_lines_file_sink
 from flink_job.config import AppConfig, PipelineConfig
 from flink_job.core.records import SENSORS
 from flink_job.pipeline import sinks
-from flink_job.pipeline.detect import ANOMALY_TYPE, DetectAnomalies
+from flink_job.pipeline.detect import ANOMALY_TYPE, READINGS, DetectAnomalies
 from flink_job.pipeline.parse import parse_udf
 
 
@@ -144,10 +144,16 @@ def window_stage(t_env: StreamTableEnvironment, p: PipelineConfig) -> tuple[Data
 
 
 def detect_stage(batches: DataStream, cfg: AppConfig) -> DataStream:
-    """Anomaly rows from the per-device detectors (Python, keyed state)."""
+    """Anomaly rows from the per-device detectors (Python, keyed state).
+
+    With ``timestream.mode = readings`` every reading with its verdict (score, anomalous flag)
+    also leaves on the side output ``READINGS``.
+    """
+    with_readings = cfg.sinks.timeseries_store != "none" and cfg.sinks.timestream_mode == "readings"
+    detect = DetectAnomalies(cfg.detection, cfg.thresholds, cfg.pipeline.state_ttl_hours, with_readings)
     return (
         batches.key_by(lambda r: r[0], key_type=Types.STRING())
-        .process(DetectAnomalies(cfg.detection, cfg.thresholds, cfg.pipeline.state_ttl_hours), ANOMALY_TYPE)
+        .process(detect, ANOMALY_TYPE)
         .name("detect-anomalies")
         .uid("detect-anomalies")
     )
@@ -180,14 +186,15 @@ def attach_sinks(graph: JobGraph, cfg: AppConfig) -> None:
 
     if s.timeseries_store == "timestream":
         ts_args = (s.aws_region, endpoint, s.timestream_database)
+        per_reading = s.timestream_mode == "readings"
         rejected.append(
             sinks.batching_sink(
-                graph.aggregates,
+                graph.anomalies.get_side_output(READINGS) if per_reading else graph.aggregates,
                 "timestream-readings",
                 sinks.TimestreamWriterFactory(
                     *ts_args, s.readings_table, s.timestream_memory_retention_hours
                 ),
-                sinks.timestream_aggregate_record,
+                sinks.timestream_reading_record if per_reading else sinks.timestream_aggregate_record,
                 100,
                 s.flush_interval_ms,
             )

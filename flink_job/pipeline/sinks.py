@@ -106,6 +106,17 @@ def timestream_anomaly_record(row: Row) -> dict:
     )
 
 
+def timestream_reading_record(row: Row) -> dict:
+    """Row(device_id, sensor, ts_ms, value, score, severity, anomalous, alert) -> one record."""
+    device_id, sensor, ts_ms, value, score, severity, anomalous, alert = row
+    return multi_measure(
+        {"device_id": device_id, "sensor": sensor},
+        "reading",
+        ts_ms,
+        {"value": value, "score": float(score), "severity": severity, "anomalous": anomalous, "alert": alert},
+    )
+
+
 def timestream_aggregate_record(row: Row) -> dict:
     """Row(device_id, sensor, window_start_ms, n, mean, min, max, stddev) -> one multi-measure record."""
     device_id, sensor, start_ms, n, mean, lo, hi, std = row
