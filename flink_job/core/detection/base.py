@@ -67,3 +67,32 @@ class Detector(ABC):
     def _unit_test_params(cls) -> dict[str, Any]:
         """Small parameters for the generic conformance test."""
         return {}
+
+
+class RollingStatsDetector(Detector):
+    """A detector whose whole state is one rolling statistic, `stats`, over the last `window` readings.
+
+    Subclasses set `stats_type` (the statistic's class, restored with `from_state(state, window)`) and
+    implement `score_one` and `explain`; learning and the state round trip are shared.
+    """
+
+    stats_type: ClassVar[Any]  # e.g. RollingMeanVar (stats.py)
+    window: int
+    stats: Any
+
+    def learn_one(self, x: float, ts_ms: int = 0) -> None:
+        self.stats.update(x)
+
+    def score_learn_one(self, x: float, ts_ms: int = 0) -> float:
+        s = self.score_one(x)
+        self.stats.update(x)
+        return s
+
+    def to_state(self) -> dict[str, Any]:
+        return {"stats": self.stats.to_state()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], **params: Any) -> RollingStatsDetector:
+        obj = cls(**params)
+        obj.stats = cls.stats_type.from_state(state["stats"], obj.window)
+        return obj

@@ -9,15 +9,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flink_job.core.detection.base import Detector
-from flink_job.core.detection.stats import EWMeanVar
+from flink_job.core.detection.base import Detector, squash
+from flink_job.core.detection.stats import EWMeanVar, floored_std
 
 
 class EWMADetector(Detector):
     """Scores 0.5 when the chart statistic is `z50` chart-sigmas from the baseline (an L-sigma limit)."""
 
     name = "ewma"
-    __slots__ = ("lam", "baseline_alpha", "z50", "min_points", "baseline", "s", "last_stat", "_c", "_k")
+    __slots__ = ("lam", "baseline_alpha", "z50", "min_points", "baseline", "s", "last_stat", "_k")
 
     def __init__(self, lam: float = 0.2, baseline_alpha: float = 0.005, z50: float = 4.0,
                  min_points: int = 30) -> None:
@@ -30,7 +30,6 @@ class EWMADetector(Detector):
         self.baseline = EWMeanVar(baseline_alpha)
         self.s: float | None = None
         self.last_stat = 0.0
-        self._c = z50 * z50
         self._k = math.sqrt(lam / (2.0 - lam))
 
     def _chart(self, x: float) -> float:
@@ -42,12 +41,9 @@ class EWMADetector(Detector):
             self.last_stat = 0.0
             return 0.0
         s = self._chart(x)
-        floor = 1e-9 * (1.0 + abs(b.mean))
-        sd = math.sqrt(b.var) if b.var > floor * floor else floor
-        z = abs(s - b.mean) / (sd * self._k)
+        z = abs(s - b.mean) / (floored_std(b.var, b.mean) * self._k)
         self.last_stat = z
-        zz = z * z
-        return zz / (zz + self._c)
+        return squash(z, self.z50)
 
     def learn_one(self, x: float, ts_ms: int = 0) -> None:
         self.s = self._chart(x)

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flink_job.core.detection.base import Detector
+from flink_job.core.detection.base import RollingStatsDetector, squash
 from flink_job.core.detection.stats import RollingMedianMAD, kth_distance
 
 _MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution is 0.6745 sigma
 _IQR_TO_SIGMA = 1.349
 
 
-class MADDetector(Detector):
+class MADDetector(RollingStatsDetector):
     """Scores 0.5 at robust |z| = z50.  Spikes barely move the median, so they cannot hide themselves."""
 
     name = "mad"
-    __slots__ = ("window", "z50", "min_points", "stats", "last_stat", "_c", "_med", "_scale")
+    stats_type = RollingMedianMAD
+    __slots__ = ("window", "z50", "min_points", "stats", "last_stat", "_med", "_scale")
 
     def __init__(self, window: int = 500, z50: float = 5.0, min_points: int = 30) -> None:
         self.window = window
@@ -23,7 +24,6 @@ class MADDetector(Detector):
         self.min_points = min_points
         self.stats = RollingMedianMAD(window)
         self.last_stat = 0.0
-        self._c = z50 * z50
         self._med = 0.0
         self._scale = 0.0
 
@@ -49,28 +49,10 @@ class MADDetector(Detector):
         self._med, self._scale = med, scale
         z = abs(x - med) / scale
         self.last_stat = z
-        zz = z * z
-        return zz / (zz + self._c)
-
-    def learn_one(self, x: float, ts_ms: int = 0) -> None:
-        self.stats.update(x)
-
-    def score_learn_one(self, x: float, ts_ms: int = 0) -> float:
-        s = self.score_one(x)
-        self.stats.update(x)
-        return s
+        return squash(z, self.z50)
 
     def explain(self) -> str:
         return f"robust |z|={self.last_stat:.1f} vs median {self._med:.4g} (sigma~{self._scale:.3g})"
-
-    def to_state(self) -> dict[str, Any]:
-        return {"stats": self.stats.to_state()}
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any], **params: Any) -> MADDetector:
-        obj = cls(**params)
-        obj.stats = RollingMedianMAD.from_state(state["stats"], obj.window)
-        return obj
 
     @classmethod
     def _unit_test_params(cls) -> dict[str, Any]:

@@ -6,18 +6,17 @@ the silence check) should not make the next step look small.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from flink_job.core.detection.base import Detector
-from flink_job.core.detection.stats import RollingMeanVar
+from flink_job.core.detection.base import Detector, squash
+from flink_job.core.detection.stats import RollingMeanVar, floored_std
 
 
 class RateOfChangeDetector(Detector):
     """Scores 0.5 when |step - mean step| = z50 standard deviations of the last `window` steps."""
 
     name = "roc"
-    __slots__ = ("window", "z50", "min_points", "stats", "prev", "last_stat", "_c", "_step")
+    __slots__ = ("window", "z50", "min_points", "stats", "prev", "last_stat", "_step")
 
     def __init__(self, window: int = 500, z50: float = 6.0, min_points: int = 30) -> None:
         self.window = window
@@ -26,7 +25,6 @@ class RateOfChangeDetector(Detector):
         self.stats = RollingMeanVar(window)
         self.prev: float | None = None
         self.last_stat = 0.0
-        self._c = z50 * z50
         self._step = 0.0
 
     def score_one(self, x: float, ts_ms: int = 0) -> float:
@@ -36,14 +34,9 @@ class RateOfChangeDetector(Detector):
             return 0.0
         d = x - self.prev
         self._step = d
-        mean = st.mean
-        var = st.m2 / st.n
-        floor = 1e-9 * (1.0 + abs(self.prev))
-        std = math.sqrt(var) if var > floor * floor else floor
-        z = abs(d - mean) / std
+        z = abs(d - st.mean) / floored_std(st.m2 / st.n, self.prev)
         self.last_stat = z
-        zz = z * z
-        return zz / (zz + self._c)
+        return squash(z, self.z50)
 
     def learn_one(self, x: float, ts_ms: int = 0) -> None:
         if self.prev is not None:

@@ -7,6 +7,13 @@ import math
 from bisect import bisect_left, insort
 
 
+def floored_std(var: float, ref: float) -> float:
+    """sqrt(var), but at least 1e-9 * (1 + |ref|): a perfectly constant window stays finite, and any
+    change from it is then extreme."""
+    floor = 1e-9 * (1.0 + abs(ref))
+    return math.sqrt(var) if var > floor * floor else floor
+
+
 class RollingMeanVar:
     """Mean and population variance over the last `window` values (ring buffer, sliding Welford)."""
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from flink_job.core.detection.base import Detector
-from flink_job.core.detection.stats import RollingMeanVar
+from flink_job.core.detection.base import RollingStatsDetector, squash
+from flink_job.core.detection.stats import RollingMeanVar, floored_std
 
 
-class ZScoreDetector(Detector):
+class ZScoreDetector(RollingStatsDetector):
     """Scores 0.5 at |z| = z50; needs `min_points` readings before it scores at all."""
 
     name = "zscore"
-    __slots__ = ("window", "z50", "min_points", "stats", "last_stat", "_c")
+    stats_type = RollingMeanVar
+    __slots__ = ("window", "z50", "min_points", "stats", "last_stat")
 
     def __init__(self, window: int = 1000, z50: float = 4.0, min_points: int = 30) -> None:
         self.window = window
@@ -21,7 +21,6 @@ class ZScoreDetector(Detector):
         self.min_points = min_points
         self.stats = RollingMeanVar(window)
         self.last_stat = 0.0
-        self._c = z50 * z50
 
     def score_one(self, x: float, ts_ms: int = 0) -> float:
         st = self.stats
@@ -29,34 +28,12 @@ class ZScoreDetector(Detector):
             self.last_stat = 0.0
             return 0.0
         mean = st.mean
-        var = st.m2 / st.n
-        # A tiny floor keeps a perfectly constant window finite: any change from it is then extreme.
-        floor = 1e-9 * (1.0 + abs(mean))
-        std = math.sqrt(var) if var > floor * floor else floor
-        z = abs(x - mean) / std
+        z = abs(x - mean) / floored_std(st.m2 / st.n, mean)
         self.last_stat = z
-        zz = z * z
-        return zz / (zz + self._c)
-
-    def learn_one(self, x: float, ts_ms: int = 0) -> None:
-        self.stats.update(x)
-
-    def score_learn_one(self, x: float, ts_ms: int = 0) -> float:
-        s = self.score_one(x)
-        self.stats.update(x)
-        return s
+        return squash(z, self.z50)
 
     def explain(self) -> str:
         return f"|z|={self.last_stat:.1f} vs mean {self.stats.mean:.4g} std {self.stats.std:.3g}"
-
-    def to_state(self) -> dict[str, Any]:
-        return {"stats": self.stats.to_state()}
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any], **params: Any) -> ZScoreDetector:
-        obj = cls(**params)
-        obj.stats = RollingMeanVar.from_state(state["stats"], obj.window)
-        return obj
 
     @classmethod
     def _unit_test_params(cls) -> dict[str, Any]:
