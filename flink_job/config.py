@@ -64,17 +64,26 @@ class SinkConfig:
     """Group ``sinks``: the archive, the time-series store and the alert topic."""
 
     archive_path: str = ""  # s3://bucket/prefix/ (or file:///... locally); empty disables the archive
-    timeseries_store: str = "timestream"  # timestream | none
+    # timestream (LiveAnalytics, closed to new AWS customers) | influxdb (Timestream for InfluxDB) | none
+    timeseries_store: str = "timestream"
     timestream_database: str = ""
     readings_table: str = "readings"
     anomalies_table: str = "anomalies"
     timestream_mode: str = "aggregates"  # aggregates | readings
     timestream_memory_retention_hours: int = 24
     alerts_topic_arn: str = ""  # empty: alerts are archived but not published
+    influxdb_endpoint: str = ""  # https://<instance endpoint>:8086
+    influxdb_organization: str = ""
+    influxdb_bucket: str = ""
+    influxdb_auth_secret_arn: str = ""  # the instance's auth secret: token, or username/password
     aws_region: str = "eu-central-1"
     flush_interval_ms: int = 1_000
 
     _keys = {
+        "influxdb.endpoint": "influxdb_endpoint",
+        "influxdb.organization": "influxdb_organization",
+        "influxdb.bucket": "influxdb_bucket",
+        "influxdb.auth_secret_arn": "influxdb_auth_secret_arn",
         "s3.archive_path": "archive_path",
         "timeseries.store": "timeseries_store",
         "timestream.database": "timestream_database",
@@ -87,7 +96,19 @@ class SinkConfig:
     }
 
     def validate(self, group: str) -> None:
-        _one_of(group, "timeseries.store", self.timeseries_store, ("timestream", "none"))
+        _one_of(group, "timeseries.store", self.timeseries_store, ("timestream", "influxdb", "none"))
+        if self.timeseries_store == "influxdb":
+            if not self.influxdb_endpoint.startswith(("https://", "http://")):
+                raise ConfigError(
+                    group, "influxdb.endpoint", f"an http(s) URL is required, got {self.influxdb_endpoint!r}"
+                )
+            for key in ("organization", "bucket"):
+                if not getattr(self, f"influxdb_{key}"):
+                    raise ConfigError(group, f"influxdb.{key}", "required when timeseries.store = influxdb")
+            if not self.influxdb_auth_secret_arn.startswith("arn:"):
+                raise ConfigError(
+                    group, "influxdb.auth_secret_arn", "the instance's auth secret ARN is required"
+                )
         _one_of(group, "timestream.mode", self.timestream_mode, ("aggregates", "readings"))
         if self.timeseries_store == "timestream" and not self.timestream_database:
             raise ConfigError(group, "timestream.database", "required when timeseries.store = timestream")

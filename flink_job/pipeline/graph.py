@@ -211,6 +211,20 @@ def attach_sinks(graph: JobGraph, cfg: AppConfig) -> None:
                 s.flush_interval_ms,
             )
         )
+    if s.timeseries_store == "influxdb":
+        influx = sinks.InfluxWriterFactory(
+            s.influxdb_endpoint,
+            s.influxdb_organization,
+            s.influxdb_bucket,
+            s.influxdb_auth_secret_arn,
+            s.aws_region,
+            endpoint,
+        )
+        for stream, name, convert in (
+            (graph.aggregates, "influxdb-readings", sinks.influx_aggregate_line),
+            (graph.anomalies, "influxdb-anomalies", sinks.influx_anomaly_line),
+        ):
+            rejected.append(sinks.batching_sink(stream, name, influx, convert, 5000, s.flush_interval_ms))
     if s.alerts_topic_arn:
         alerts = graph.anomalies.filter(lambda r: r[8]).name("alert-onsets")
         rejected.append(

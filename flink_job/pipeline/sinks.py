@@ -145,6 +145,50 @@ class TimestreamWriterFactory:
         ).write
 
 
+class InfluxWriterFactory:
+    """Reads the instance's auth secret on the worker (it never travels in the job graph)."""
+
+    def __init__(
+        self, endpoint: str, organization: str, bucket: str, secret_arn: str, region: str, aws_endpoint: str
+    ) -> None:
+        self.args = (endpoint, organization, bucket, secret_arn, region, aws_endpoint)
+
+    def __call__(self) -> Writer:
+        from connectors.influxdb import InfluxWriter
+        from flink_job.secrets import read_secret
+
+        endpoint, org, bucket, arn, region, aws_endpoint = self.args
+        secret = read_secret(
+            arn, group="sinks", key="influxdb.auth_secret_arn", endpoint=aws_endpoint, region=region
+        )
+        creds = secret.value if isinstance(secret.value, dict) else {"token": str(secret.value)}
+        return InfluxWriter(endpoint, org, bucket, creds).write
+
+
+def influx_aggregate_line(row: Row) -> str:
+    from connectors.influxdb import line
+
+    device_id, sensor, start_ms, n, mean, lo, hi, std = row
+    fields = {"count": int(n), "mean": mean, "min": lo, "max": hi, "stddev": std}
+    return line("window_stats", {"device_id": device_id, "sensor": sensor}, fields, start_ms)
+
+
+def influx_anomaly_line(row: Row) -> str:
+    from connectors.influxdb import line
+
+    ev = anomaly_event(*row)
+    tags = {"device_id": ev["device_id"], "sensor": ev["sensor"], "severity": ev["severity"]}
+    fields = {
+        "value": ev["value"],
+        "score": float(ev["score"]),
+        "anomalous": ev["anomalous"],
+        "alert": ev["alert"],
+        "detectors": ",".join(ev["detectors"]),
+        "reason": ev["reason"],
+    }
+    return line("anomaly", tags, fields, ev["ts"])
+
+
 class SnsWriterFactory:
     def __init__(self, region: str, endpoint: str, topic_arn: str) -> None:
         self.args = (region, endpoint, topic_arn)

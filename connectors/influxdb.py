@@ -1,0 +1,114 @@
+"""Timestream for InfluxDB (InfluxDB 2.x HTTP API) writer: line protocol over /api/v2/write.
+
+Authentication comes from the instance's Secrets Manager secret (its ARN is a runtime property):
+an API token when the secret holds ``token``, otherwise the ``username``/``password`` that AWS
+generates for a new instance, exchanged for a session at /api/v2/signin. Points the server
+refuses (HTTP 4xx) come back with the reason for the dead letters; 429/5xx are retried.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping, Sequence
+
+MAX_POINTS_PER_WRITE = 5_000  # InfluxDB's recommended batch size
+
+
+def _escape(text: str, chars: str) -> str:
+    for ch in ("\\", *chars):
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def line(measurement: str, tags: Mapping[str, str], fields: Mapping[str, object], ts_ms: int) -> str:
+    """One point in line protocol (millisecond precision); None fields are left out."""
+    head = _escape(measurement, ", ")
+    tag_part = "".join(f",{_escape(k, ',= ')}={_escape(v, ',= ')}" for k, v in sorted(tags.items()) if v)
+    parts = []
+    for k, v in fields.items():
+        if v is None:
+            continue
+        if isinstance(v, bool):
+            val = "true" if v else "false"
+        elif isinstance(v, int):
+            val = f"{v}i"
+        elif isinstance(v, float):
+            val = repr(v)
+        else:
+            val = '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+        parts.append(f"{_escape(k, ',= ')}={val}")
+    if not parts:
+        raise ValueError(f"point {measurement} at {ts_ms} has no fields")
+    return f"{head}{tag_part} {','.join(parts)} {ts_ms}"
+
+
+class InfluxWriter:
+    """Writes line-protocol points to one bucket; returns the refused ones with a reason."""
+
+    def __init__(
+        self, endpoint: str, organization: str, bucket: str, credentials: Mapping[str, str], attempts: int = 4
+    ) -> None:
+        self._base = endpoint.rstrip("/")
+        self._query = urllib.parse.urlencode({"org": organization, "bucket": bucket, "precision": "ms"})
+        self._credentials = credentials
+        self._attempts = attempts
+        self._auth: dict[str, str] | None = None
+        self.written = 0
+
+    def _headers(self) -> dict[str, str]:
+        if self._auth is None:
+            token = self._credentials.get("token")
+            if token:
+                self._auth = {"Authorization": f"Token {token}"}
+            else:
+                basic = base64.b64encode(
+                    f"{self._credentials['username']}:{self._credentials['password']}".encode()
+                ).decode()
+                req = urllib.request.Request(
+                    f"{self._base}/api/v2/signin", method="POST", headers={"Authorization": f"Basic {basic}"}
+                )
+                with urllib.request.urlopen(req, timeout=10) as resp:
+                    cookie = resp.headers.get("Set-Cookie", "").split(";", 1)[0]
+                if not cookie:
+                    raise RuntimeError("InfluxDB sign-in returned no session cookie")
+                self._auth = {"Cookie": cookie}
+        return self._auth
+
+    def write(self, points: Sequence[str]) -> list[tuple[str, str]]:
+        refused: list[tuple[str, str]] = []
+        for start in range(0, len(points), MAX_POINTS_PER_WRITE):
+            batch = list(points[start : start + MAX_POINTS_PER_WRITE])
+            reason = self._post("\n".join(batch).encode("utf-8"))
+            if reason:
+                refused.extend((p, reason) for p in batch)
+            else:
+                self.written += len(batch)
+        return refused
+
+    def _post(self, body: bytes) -> str | None:
+        """None on success, else why the batch was refused."""
+        delay = 0.5
+        for attempt in range(self._attempts):
+            headers = {"Content-Type": "text/plain; charset=utf-8", **self._headers()}
+            req = urllib.request.Request(
+                f"{self._base}/api/v2/write?{self._query}", data=body, method="POST", headers=headers
+            )
+            try:
+                with urllib.request.urlopen(req, timeout=30):
+                    return None
+            except urllib.error.HTTPError as exc:
+                detail = exc.read().decode("utf-8", "replace")[:300]
+                if exc.code == 401 and attempt == 0:
+                    self._auth = None  # session expired: sign in again
+                    continue
+                if exc.code != 429 and exc.code < 500:
+                    return f"refused by InfluxDB (HTTP {exc.code}): {detail}"
+            except urllib.error.URLError:
+                pass  # connection trouble: retry
+            time.sleep(delay)
+            delay = min(delay * 2, 8.0)
+        raise RuntimeError(f"InfluxDB at {self._base} unavailable after {self._attempts} attempts")
