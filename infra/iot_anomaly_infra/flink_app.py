@@ -15,7 +15,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kinesisanalyticsv2 as msf
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
@@ -23,8 +22,8 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from .config import PLACEHOLDER_APP_DIR, DeploymentConfig
-from .nag import acknowledge, arn_of, iam5_resource, logical_id_of
-from .security import encrypted_log_group, removal_policy
+from .grants import MsfLogging, msf_service_role, read_stream, use_data_key
+from .nag import acknowledge, arn_of, iam5_resource
 from .timeseries import TimeSeriesSink
 
 RUNTIME = "FLINK-2_2"
@@ -66,29 +65,13 @@ class FlinkApplication(Construct):
         self.application_name = cfg.name("flink")
         self.code, self.uses_real_code = application_code(self, cfg)
 
-        self.log_group = encrypted_log_group(
-            self, "Logs", f"/aws/kinesis-analytics/{self.application_name}", key=key, cfg=cfg
-        )
-        self.log_stream = logs.LogStream(
-            self,
-            "LogStream",
-            log_group=self.log_group,
-            log_stream_name="application",
-            removal_policy=removal_policy(cfg),
-        )
-        logs_arn_prefix = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}"
-        log_group_arn = f"{logs_arn_prefix}:log-group:{self.log_group.log_group_name}"
-        log_stream_arn = f"{log_group_arn}:log-stream:{self.log_stream.log_stream_name}"
+        self.logging = MsfLogging.create(self, self.application_name, "application", key=key, cfg=cfg)
+        self.log_group, self.log_stream = self.logging.log_group, self.logging.log_stream
 
-        self.role = iam.Role(
+        self.role = msf_service_role(
             self,
-            "Role",
-            role_name=self.application_name,
-            assumed_by=iam.ServicePrincipal(
-                "kinesisanalytics.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
-            ),
-            description="Service execution role of the IoT anomaly Flink job (least privilege)",
+            self.application_name,
+            "Service execution role of the IoT anomaly Flink job (least privilege)",
         )
         statements = [
             iam.PolicyStatement(
@@ -96,22 +79,8 @@ class FlinkApplication(Construct):
                 actions=["s3:GetObject", "s3:GetObjectVersion"],
                 resources=[self.code.bucket.arn_for_objects(self.code.s3_object_key)],
             ),
-            iam.PolicyStatement(
-                sid="ReadReadingsStream",
-                actions=[
-                    "kinesis:DescribeStream",
-                    "kinesis:DescribeStreamSummary",
-                    "kinesis:GetShardIterator",
-                    "kinesis:GetRecords",
-                    "kinesis:ListShards",
-                ],
-                resources=[stream.stream_arn],
-            ),
-            iam.PolicyStatement(
-                sid="UseDataKey",  # stream decrypt, S3 SSE-KMS writes, encrypted SNS, secret decrypt
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=[key.key_arn],
-            ),
+            read_stream("ReadReadingsStream", stream),
+            use_data_key(key),  # stream decrypt, S3 SSE-KMS writes, encrypted SNS, secret decrypt
             iam.PolicyStatement(
                 sid="ListProcessedBucket",
                 actions=["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
@@ -144,21 +113,7 @@ class FlinkApplication(Construct):
                 resources=["*"],
                 conditions={"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}},
             ),
-            iam.PolicyStatement(
-                sid="DescribeLogGroups",
-                actions=["logs:DescribeLogGroups"],
-                resources=[f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"],
-            ),
-            iam.PolicyStatement(
-                sid="DescribeLogStreams",
-                actions=["logs:DescribeLogStreams"],
-                resources=[f"{log_group_arn}:log-stream:*"],
-            ),
-            iam.PolicyStatement(
-                sid="WriteApplicationLogs",
-                actions=["logs:PutLogEvents"],
-                resources=[log_stream_arn],
-            ),
+            *self.logging.statements(sid_prefix="", write_sid="WriteApplicationLogs"),
             *sink.statements,
         ]
         vpc_configurations = None
@@ -262,15 +217,7 @@ class FlinkApplication(Construct):
         # MSF checks the role's permissions when the application is created.
         self.application.node.add_dependency(self.policy)
 
-        self.logging_option = msf.CfnApplicationCloudWatchLoggingOption(
-            self,
-            "Logging",
-            application_name=self.application.ref,
-            cloud_watch_logging_option=msf.CfnApplicationCloudWatchLoggingOption.CloudWatchLoggingOptionProperty(
-                log_stream_arn=log_stream_arn
-            ),
-        )
-        self.logging_option.node.add_dependency(self.application)
+        self.logging_option = self.logging.attach(self, self.application)
 
         start_cli = (
             f"aws kinesisanalyticsv2 start-application --region {cfg.region} --application-name "
@@ -365,20 +312,7 @@ class FlinkApplication(Construct):
             + (" and the ec2:Describe* calls MSF makes to place ENIs" if in_vpc else "")
             + " use Resource '*': these actions support no resource-level permissions.",
         )
-        acknowledge(
-            self.policy,
-            iam5_resource("arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:*"),
-            "logs:DescribeLogGroups can only be granted on log-group:* in this account and region (MSF "
-            "calls it to validate the logging option); it reveals names only, no log data.",
-        )
-        acknowledge(
-            self.policy,
-            iam5_resource(
-                "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
-                f"<{logical_id_of(self.log_group)}>:log-stream:*"
-            ),
-            "logs:DescribeLogStreams on the streams of the application's own log group only.",
-        )
+        self.logging.acknowledge(self.policy, owner="the application's")
         if in_vpc:
             acknowledge(
                 self.policy,

@@ -16,6 +16,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from .config import DeploymentConfig
+from .grants import log_group_arn, read_stream, use_data_key
 from .nag import acknowledge, arn_of, iam5_resource
 from .security import encrypted_log_group, removal_policy
 
@@ -84,17 +85,7 @@ class RawArchive(Construct):
             self,
             "Policy",
             statements=[
-                iam.PolicyStatement(
-                    sid="ReadReadingsStream",
-                    actions=[
-                        "kinesis:DescribeStream",
-                        "kinesis:DescribeStreamSummary",
-                        "kinesis:GetShardIterator",
-                        "kinesis:GetRecords",
-                        "kinesis:ListShards",
-                    ],
-                    resources=[stream.stream_arn],
-                ),
+                read_stream("ReadReadingsStream", stream),
                 iam.PolicyStatement(
                     sid="ListRawBucket",
                     actions=["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
@@ -105,17 +96,12 @@ class RawArchive(Construct):
                     actions=["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
                     resources=[bucket.arn_for_objects("*")],
                 ),
-                iam.PolicyStatement(
-                    sid="UseDataKey",
-                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                    resources=[key.key_arn],
-                ),
+                use_data_key(key),
                 iam.PolicyStatement(
                     sid="WriteDeliveryLogs",
                     actions=["logs:PutLogEvents"],
                     resources=[
-                        f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:"
-                        f"{self.log_group.log_group_name}:log-stream:{log_stream.log_stream_name}"
+                        f"{log_group_arn(self.log_group.log_group_name)}:log-stream:{log_stream.log_stream_name}"
                     ],
                 ),
             ],

@@ -45,6 +45,15 @@ class Monitoring(Construct):
                 dimensions_map={"Application": application_name},
             )
 
+        def flink_increase(metric: str, name: str, label: str) -> cw.MathExpression:
+            """How much a cumulative Flink counter grew within five minutes (``name``: its expression id)."""
+            return cw.MathExpression(
+                expression=f"DIFF({name})",
+                using_metrics={name: flink(metric)},
+                period=FIVE_MINUTES,
+                label=label,
+            )
+
         def firehose(metric: str, statistic: str = "Sum") -> cw.Metric:
             return cw.Metric(
                 namespace=FIREHOSE_NAMESPACE,
@@ -113,12 +122,7 @@ class Monitoring(Construct):
         )
         self._alarm(
             "FlinkCheckpointFailures",
-            cw.MathExpression(
-                expression="DIFF(failed)",
-                using_metrics={"failed": flink("numberOfFailedCheckpoints")},
-                period=FIVE_MINUTES,
-                label="new failed checkpoints",
-            ),
+            flink_increase("numberOfFailedCheckpoints", "failed", "new failed checkpoints"),
             0,
             1,
             "Flink checkpoints failed in the last 5 minutes",
@@ -126,12 +130,7 @@ class Monitoring(Construct):
         )
         self._alarm(
             "FlinkRestarts",
-            cw.MathExpression(
-                expression="DIFF(restarts)",
-                using_metrics={"restarts": flink("fullRestarts")},
-                period=FIVE_MINUTES,
-                label="new full restarts",
-            ),
+            flink_increase("fullRestarts", "restarts", "new full restarts"),
             0,
             1,
             "The Flink job restarted after an error",

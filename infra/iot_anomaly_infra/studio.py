@@ -18,13 +18,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kinesisanalyticsv2 as msf
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from .config import DeploymentConfig
-from .nag import acknowledge, arn_of, iam5_resource, logical_id_of
-from .security import encrypted_log_group, removal_policy
+from .grants import MsfLogging, msf_service_role, read_stream
+from .nag import acknowledge, arn_of, iam5_resource
+from .security import removal_policy
 from .timeseries import TimestreamStore
 
 RUNTIME = "ZEPPELIN-FLINK-3_0"
@@ -62,40 +62,16 @@ class StudioNotebook(Construct):
         glue_arn = f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}"
         database_arn = f"{glue_arn}:database/{self.database_name}"
 
-        self.log_group = encrypted_log_group(
-            self, "Logs", f"/aws/kinesis-analytics/{self.application_name}", key=key, cfg=cfg
-        )
-        self.log_stream = logs.LogStream(
-            self, "LogStream", log_group=self.log_group, log_stream_name="studio",
-            removal_policy=removal_policy(cfg),
-        )
-        log_group_arn = (
-            f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:{self.log_group.log_group_name}"
-        )
-        log_stream_arn = f"{log_group_arn}:log-stream:{self.log_stream.log_stream_name}"
+        self.logging = MsfLogging.create(self, self.application_name, "studio", key=key, cfg=cfg)
+        self.log_group, self.log_stream = self.logging.log_group, self.logging.log_stream
 
-        self.role = iam.Role(
+        self.role = msf_service_role(
             self,
-            "Role",
-            role_name=self.application_name,
-            assumed_by=iam.ServicePrincipal(
-                "kinesisanalytics.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
-            ),
-            description="Studio notebook role: read-only on the stream, archive and time-series store",
+            self.application_name,
+            "Studio notebook role: read-only on the stream, archive and time-series store",
         )
         statements = [
-            iam.PolicyStatement(
-                sid="StudioReadReadingsStream",
-                actions=[
-                    "kinesis:DescribeStream",
-                    "kinesis:DescribeStreamSummary",
-                    "kinesis:GetShardIterator",
-                    "kinesis:GetRecords",
-                    "kinesis:ListShards",
-                ],
-                resources=[stream.stream_arn],
-            ),
+            read_stream("StudioReadReadingsStream", stream),
             iam.PolicyStatement(
                 sid="StudioDecrypt",  # the stream, the archive objects (SSE-KMS) and Timestream use the CMK
                 actions=["kms:Decrypt"],
@@ -133,19 +109,7 @@ class StudioNotebook(Construct):
                     f"{glue_arn}:userDefinedFunction/{self.database_name}/*",
                 ],
             ),
-            iam.PolicyStatement(
-                sid="StudioDescribeLogGroups",
-                actions=["logs:DescribeLogGroups"],
-                resources=[f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"],
-            ),
-            iam.PolicyStatement(
-                sid="StudioDescribeLogStreams",
-                actions=["logs:DescribeLogStreams"],
-                resources=[f"{log_group_arn}:log-stream:*"],
-            ),
-            iam.PolicyStatement(
-                sid="StudioWriteLogs", actions=["logs:PutLogEvents"], resources=[log_stream_arn]
-            ),
+            *self.logging.statements(sid_prefix="Studio", write_sid="StudioWriteLogs"),
         ]
         if timestream is not None:
             statements += [
@@ -204,15 +168,7 @@ class StudioNotebook(Construct):
         )
         self.application.add_resource_dependency(self.database)
         self.application.node.add_dependency(self.policy)
-        self.logging_option = msf.CfnApplicationCloudWatchLoggingOption(
-            self,
-            "Logging",
-            application_name=self.application.ref,
-            cloud_watch_logging_option=msf.CfnApplicationCloudWatchLoggingOption.CloudWatchLoggingOptionProperty(
-                log_stream_arn=log_stream_arn
-            ),
-        )
-        self.logging_option.node.add_dependency(self.application)
+        self.logging_option = self.logging.attach(self, self.application)
         CfnOutput(self, "StudioName", value=self.application_name)
         CfnOutput(self, "StudioGlueDatabase", value=self.database_name)
         CfnOutput(
@@ -242,20 +198,7 @@ class StudioNotebook(Construct):
             iam5_resource(f"arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:userDefinedFunction/{db}/*"),
             "Flink's Glue catalog lists functions of its database when it opens; read-only, one database.",
         )
-        acknowledge(
-            self.policy,
-            iam5_resource("arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:*"),
-            "logs:DescribeLogGroups can only be granted on log-group:* in this account and region (MSF "
-            "calls it to validate the logging option); it reveals names only, no log data.",
-        )
-        acknowledge(
-            self.policy,
-            iam5_resource(
-                "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
-                f"<{logical_id_of(self.log_group)}>:log-stream:*"
-            ),
-            "logs:DescribeLogStreams on the streams of the Studio notebook's own log group only.",
-        )
+        self.logging.acknowledge(self.policy, owner="the Studio notebook's")
         if timestream:
             acknowledge(
                 self.policy,

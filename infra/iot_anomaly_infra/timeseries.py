@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aws_cdk import Aws, RemovalPolicy
+from aws_cdk import Aws
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -44,7 +44,7 @@ class TimeSeriesSink:
 class TimestreamStore(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, cfg: DeploymentConfig, key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
-        policy = RemovalPolicy.RETAIN if cfg.is_production else RemovalPolicy.DESTROY
+        policy = removal_policy(cfg)
         self.database_name = cfg.underscored("db")
         self.database = timestream.CfnDatabase(
             self, "Database", database_name=self.database_name, kms_key_id=key.key_arn
