@@ -1,9 +1,12 @@
-"""Shared fixtures: the one jar (built with Gradle when missing or stale)."""
+"""Shared fixtures: the one jar (built with Gradle when missing or stale), Gradle itself, local PyFlink
+environments on that jar, and the local AWS emulator (``localdev.emulator``)."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -12,20 +15,81 @@ REPO = Path(__file__).resolve().parents[1]
 JAR = REPO / "build" / "libs" / "pyflink-dependencies.jar"
 
 
-def _jar_is_stale() -> bool:
-    if not JAR.exists():
-        return True
-    built = JAR.stat().st_mtime
-    sources = [REPO / "build.gradle", *(REPO / "connectors" / "java" / "src" / "main").rglob("*.java")]
-    return any(p.stat().st_mtime > built for p in sources if p.exists())
+def build_if_stale(
+    target: Path, sources: Iterable[Path], tasks: list[str], hint: str, *, force: bool = False
+) -> Path:
+    """Runs the Gradle ``tasks`` when ``target`` is missing or older than one of the ``sources`` (or
+    ``force``); fails the test with ``hint`` when Gradle is not installed. Returns ``target``."""
+    if force or not target.exists() or any(
+        p.is_file() and p.stat().st_mtime > target.stat().st_mtime for p in sources
+    ):
+        gradle = shutil.which("gradle")
+        if gradle is None:
+            pytest.fail(f"gradle is not installed: {hint}")
+        subprocess.run([gradle, "--no-daemon", "-q", *tasks], cwd=REPO, check=True, timeout=900)
+    return target
+
+
+@pytest.fixture(scope="session")
+def gradle_artifact() -> Callable[..., Path]:
+    """:func:`build_if_stale`, for modules that build another artifact (e.g. the MSF zip)."""
+    return build_if_stale
 
 
 @pytest.fixture(scope="session")
 def uber_jar() -> Path:
-    if _jar_is_stale():
-        gradle = shutil.which("gradle")
-        if gradle is None:
-            pytest.fail("gradle is not installed: run 'make jars' (or 'make test', which installs it)")
-        cmd = [gradle, "--no-daemon", "-q", "uberJar", "localPlugins"]
-        subprocess.run(cmd, cwd=REPO, check=True, timeout=900)
-    return JAR
+    sources = [REPO / "build.gradle", *(REPO / "connectors" / "java" / "src" / "main").rglob("*.java")]
+    hint = "run 'make jars' (or 'make test', which installs it)"
+    return build_if_stale(JAR, sources, ["uberJar", "localPlugins"], hint)
+
+
+@pytest.fixture
+def flink_env(uber_jar):
+    """A factory of local PyFlink environments (a minicluster in the gateway JVM) with the uber jar.
+
+    moto rejects CBOR, which the AWS SDK v2 uses for Kinesis by default, and the minicluster runs
+    inside the PyFlink gateway JVM: so the system property ``aws.cborEnabled=false`` is set there.
+    """
+
+    def make(extra: dict[str, str] | None = None, parallelism: int = 2):
+        from pyflink.common import Configuration
+        from pyflink.datastream import StreamExecutionEnvironment
+        from pyflink.java_gateway import get_gateway
+
+        get_gateway().jvm.java.lang.System.setProperty("aws.cborEnabled", "false")
+        config = Configuration()
+        config.set_string("python.executable", sys.executable)
+        config.set_string("pipeline.jars", uber_jar.as_uri())
+        for key, value in (extra or {}).items():
+            config.set_string(key, value)
+        env = StreamExecutionEnvironment.get_execution_environment(config)
+        env.set_parallelism(parallelism)
+        return env
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint(tmp_path_factory):
+    """A bare moto server on a free loopback port (no resources), stopped by PID after the module."""
+    pytest.importorskip("moto.server", reason="moto[server] not installed")
+    from localdev import emulator
+
+    endpoint, pid = emulator.start_server(log_path=tmp_path_factory.mktemp("moto") / "moto.log")
+    try:
+        yield endpoint
+    finally:
+        emulator.stop_pid(pid)
+
+
+@pytest.fixture(scope="module")
+def local_aws(tmp_path_factory):
+    """The emulator with every resource the job uses (``localdev.emulator.up``), for one module."""
+    from localdev import emulator
+
+    state = tmp_path_factory.mktemp("local-aws")
+    aws = emulator.up(state)
+    try:
+        yield aws
+    finally:
+        emulator.down(state)

@@ -1,23 +1,19 @@
 """Integration: our Java FLIP-27 Kinesis source against a moto server on loopback.
 
-Starts ``moto_server`` on a free port (stopped by PID in teardown), fills a 2-shard stream and reads
-it with PyFlink 2.2.1 on a local minicluster. Needs ``build/libs/pyflink-dependencies.jar``; built with
-Gradle on first use when missing/stale.
+Starts a moto server on a free port (``moto_endpoint`` in tests/conftest.py, stopped by PID in
+teardown), fills a 2-shard stream and reads it with PyFlink 2.2.1 on a local minicluster. Needs
+``build/libs/pyflink-dependencies.jar`` (the ``uber_jar`` fixture builds it with Gradle when missing/stale).
 
 moto rejects CBOR, which the AWS SDK v2 uses for Kinesis by default. The minicluster runs inside the
-PyFlink gateway JVM, so the test sets the system property ``aws.cborEnabled=false`` there; a job
-launched locally does the same with ``JVM_ARGS=-Daws.cborEnabled=false`` or ``env.java.opts.all`` in
-``$FLINK_CONF_DIR/config.yaml`` (both read by PyFlink when it starts the gateway JVM).
+PyFlink gateway JVM, so the ``flink_env`` fixture sets the system property ``aws.cborEnabled=false``
+there; a job launched locally does the same with ``JVM_ARGS=-Daws.cborEnabled=false`` or
+``env.java.opts.all`` in ``$FLINK_CONF_DIR/config.yaml`` (both read by PyFlink when it starts the
+gateway JVM).
 """
 
 from __future__ import annotations
 
 import gzip
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -28,69 +24,8 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
-JAR = REPO / "build" / "libs" / "pyflink-dependencies.jar"
-JAVA_SRC = REPO / "connectors" / "java" / "src" / "main"
-MOTO_SERVER = Path(sys.executable).with_name("moto_server")
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-
-
-def _jar_is_stale() -> bool:
-    if not JAR.exists():
-        return True
-    built = JAR.stat().st_mtime
-    sources = [REPO / "build.gradle", *JAVA_SRC.rglob("*.java")]
-    return any(p.stat().st_mtime > built for p in sources if p.exists())
-
-
-@pytest.fixture(scope="module")
-def uber_jar() -> Path:
-    if _jar_is_stale():
-        gradle = shutil.which("gradle")
-        if gradle is None:
-            pytest.skip("gradle not on PATH and build/libs/pyflink-dependencies.jar missing or stale")
-        subprocess.run(
-            [gradle, "--no-daemon", "-q", "uberJar", "localPlugins"], cwd=REPO, check=True, timeout=600
-        )
-    assert JAR.exists()
-    return JAR
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory):
-    if not MOTO_SERVER.exists():
-        pytest.skip(f"{MOTO_SERVER} not installed")
-    port = _free_port()
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
-    proc = subprocess.Popen(
-        [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"moto_server did not start (see {log.name})") from None
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def _kinesis(endpoint: str):
@@ -122,23 +57,6 @@ def _put(endpoint: str, stream_arn: str, payloads: list[str]) -> None:
         assert response["FailedRecordCount"] == 0
 
 
-def _env(jar: Path, extra: dict[str, str] | None = None):
-    from pyflink.common import Configuration
-    from pyflink.datastream import StreamExecutionEnvironment
-    from pyflink.java_gateway import get_gateway
-
-    # The local minicluster lives in the gateway JVM: see the module docstring.
-    get_gateway().jvm.java.lang.System.setProperty("aws.cborEnabled", "false")
-    config = Configuration()
-    config.set_string("python.executable", sys.executable)
-    config.set_string("pipeline.jars", jar.as_uri())
-    for key, value in (extra or {}).items():
-        config.set_string(key, value)
-    env = StreamExecutionEnvironment.get_execution_environment(config)
-    env.set_parallelism(2)
-    return env
-
-
 def _source(endpoint: str, stream_arn: str):
     from connectors.kinesis import KinesisStreamsSource
 
@@ -155,14 +73,14 @@ def _source(endpoint: str, stream_arn: str):
     )
 
 
-def test_reads_every_record_of_all_shards_exactly_once(uber_jar, moto_endpoint):
+def test_reads_every_record_of_all_shards_exactly_once(flink_env, moto_endpoint):
     from pyflink.common import Types, WatermarkStrategy
 
     stream_arn = _create_stream(moto_endpoint)
     payloads = [f'{{"device": "d{i % 37}", "seq": {i}}}' for i in range(2000)]
     _put(moto_endpoint, stream_arn, payloads)
 
-    env = _env(uber_jar)
+    env = flink_env()
     ds = env.from_source(
         _source(moto_endpoint, stream_arn), WatermarkStrategy.no_watermarks(), "kinesis", Types.STRING()
     )
@@ -212,7 +130,7 @@ def _run_until(env, out: Path, expected: int, savepoint_dir: Path, timeout: floa
     return client._j_job_client.stopWithSavepoint(False, savepoint_dir.as_uri(), format_type).get()
 
 
-def test_restore_from_savepoint_neither_loses_nor_duplicates(uber_jar, moto_endpoint, tmp_path):
+def test_restore_from_savepoint_neither_loses_nor_duplicates(flink_env, moto_endpoint, tmp_path):
     from pyflink.common import Types, WatermarkStrategy
 
     from connectors.files import gzip_lines_file_sink
@@ -223,7 +141,7 @@ def test_restore_from_savepoint_neither_loses_nor_duplicates(uber_jar, moto_endp
     _put(moto_endpoint, stream_arn, first)
 
     def build(out: Path, extra: dict[str, str] | None = None):
-        env = _env(uber_jar, extra)
+        env = flink_env(extra)
         env.enable_checkpointing(1000)
         (
             env.from_source(

@@ -14,7 +14,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -36,25 +35,13 @@ RUN_OPTIONS = {"python": "main.py", "jarfile": "lib/pyflink-dependencies.jar", "
 RUN_TIMEOUT_S = 150
 
 
-def _zip_is_stale() -> bool:
-    if not ZIP.exists():
-        return True
+@pytest.fixture(scope="module")
+def msf_zip(gradle_artifact) -> Path:
     sources = [REPO / "build.gradle", REPO / "pyproject.toml"]
     for folder, pattern in (("flink_job", "*.py"), ("connectors", "*.py"), ("connectors/java/src/main", "*")):
         sources += (REPO / folder).rglob(pattern)
-    built = ZIP.stat().st_mtime
-    return any(p.is_file() and p.stat().st_mtime > built for p in sources)
-
-
-@pytest.fixture(scope="module")
-def msf_zip() -> Path:
-    if _zip_is_stale() or not PLUGINS.is_dir():
-        gradle = shutil.which("gradle")
-        if gradle is None:
-            pytest.fail("gradle is not installed: run 'make package' (it installs what it needs)")
-        cmd = [gradle, "--no-daemon", "-q", "msfZip", "localPlugins"]
-        subprocess.run(cmd, cwd=REPO, check=True, timeout=900)
-    return ZIP
+    hint = "run 'make package' (it installs what it needs)"
+    return gradle_artifact(ZIP, sources, ["msfZip", "localPlugins"], hint, force=not PLUGINS.is_dir())
 
 
 @pytest.fixture(scope="module")
@@ -168,17 +155,8 @@ def test_missing_run_options_fails_naming_group_and_key(app, tmp_path):
 
 
 # ------------------------------------------------------------------ end to end
-@pytest.fixture(scope="module")
-def aws(tmp_path_factory):
-    state = tmp_path_factory.mktemp("msf-aws")
-    local = emulator.up(state)
-    try:
-        yield local
-    finally:
-        emulator.down(state)
-
-
-def test_unreadable_secret_fails_naming_the_key(app, aws, tmp_path):
+def test_unreadable_secret_fails_naming_the_key(app, local_aws, tmp_path):
+    aws = local_aws
     arn = f"arn:aws:secretsmanager:{aws.region}:123456789012:secret:does-not-exist-AbCdEf"
     props = write_properties(
         tmp_path / "props.json",
@@ -197,7 +175,8 @@ def test_unreadable_secret_fails_naming_the_key(app, aws, tmp_path):
 
 
 
-def test_zip_runs_as_on_msf_and_events_flow_end_to_end(app, aws, tmp_path):
+def test_zip_runs_as_on_msf_and_events_flow_end_to_end(app, local_aws, tmp_path):
+    aws = local_aws
     secret_arn = aws.client("secretsmanager").create_secret(
         Name="iot-anomaly/local/api-credentials", SecretString=json.dumps({"username": "u", "password": "p"})
     )["ARN"]
