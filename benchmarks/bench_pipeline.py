@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--duration",
         type=float,
-        default=300.0,
+        default=600.0,
         help="simulated seconds (records = devices x duration / interval)",
     )
     ap.add_argument("--seed", type=int, default=1)

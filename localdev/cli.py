@@ -160,8 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
         "minicluster, stop the job with a drained savepoint, print a summary and, last, "
         "one JSON line; then stop everything.",
     )
-    p.add_argument("--devices", type=int, default=200)
-    p.add_argument("--rate", type=float, default=2000.0, help="events/s the simulator sends")
+    p.add_argument("--devices", type=int, default=100)
+    p.add_argument("--rate", type=float, default=1000.0, help="events/s the simulator sends")
     p.add_argument("--duration", type=float, default=60.0, help="seconds of simulated traffic")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--state-dir", default=str(STATE_DIR))
