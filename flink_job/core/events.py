@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 
 def anomaly_event(
@@ -23,7 +23,7 @@ def anomaly_event(
         "device_id": device_id,
         "sensor": sensor,
         "ts": ts_ms,
-        "time": datetime.fromtimestamp(ts_ms / 1000, UTC).isoformat(timespec="milliseconds"),
+        "time": datetime.fromtimestamp(ts_ms / 1000, timezone.utc).isoformat(timespec="milliseconds"),
         "value": value,
         "score": round(score, 4),
         "severity": severity,

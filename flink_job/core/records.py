@@ -24,7 +24,7 @@ MAX_RECORD_BYTES = 64 * 1024
 MIN_TS_MS = 946_684_800_000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Reading:
     """One valid sample of one device; sensors it did not report are None."""
 
@@ -39,7 +39,7 @@ class Reading:
         return {s: v for s in SENSORS if (v := getattr(self, s)) is not None}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ParseResult:
     """Either ``reading`` is set, or ``error`` says why the record is a dead letter."""
 
@@ -118,7 +118,7 @@ def parse_reading(raw: str | bytes | None, now_ms: int, max_future_ms: int = 300
         if v is None:
             values[sensor] = None
             continue
-        if isinstance(v, bool) or not isinstance(v, int | float):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
             return _bad(f"'{sensor}' is {type(v).__name__}, not a number")
         v = float(v)
         if not math.isfinite(v):

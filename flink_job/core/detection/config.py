@@ -7,7 +7,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, get_type_hints
+from typing import Any
 
 from flink_job.core.detection.thresholds import LEVEL_NAMES, Levels
 from flink_job.core.errors import ConfigError
@@ -98,8 +98,10 @@ class DetectionConfig:
     @classmethod
     def from_properties(cls, props: Mapping[str, str], group: str = "detection") -> DetectionConfig:
         """Build from a runtime-property map; keys are the field names, values strings."""
-        hints = get_type_hints(cls)
-        known = {f.name for f in dataclasses.fields(cls)}
+        # field types from the defaults, not get_type_hints: the annotations (tuple[str, ...]) cannot
+        # be evaluated on Python 3.8, where MSF Studio notebooks import this module
+        hints = {f.name: type(f.default) for f in dataclasses.fields(cls)}
+        known = set(hints)
         kwargs: dict[str, Any] = {}
         for key, raw in props.items():
             if key not in known:
@@ -125,7 +127,7 @@ def _parse(group: str, key: str, raw: Any, typ: Any) -> Any:
             return int(text.replace("_", ""))
         if typ is float:
             return float(text)
-        if typ == tuple[str, ...]:
+        if typ is tuple:
             return tuple(p.strip() for p in text.split(",") if p.strip())
     except ValueError:
         raise ConfigError(group, key, f"cannot parse {raw!r} as {getattr(typ, '__name__', typ)}") from None

@@ -29,7 +29,7 @@ from flink_job.core.detection.zscore import ZScoreDetector
 STATE_VERSION = 1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Verdict:
     ts_ms: int
     value: float | None  # None for a silence verdict
@@ -116,8 +116,8 @@ class SeriesMonitor:
             # alert once on the escalation, whatever the cooldown.
             alert = True
             self.escalated = True
-        fired = [d.name for d, s in zip(self.detectors, scores, strict=True) if s >= cfg.alert_threshold]
-        reasons = [f"{d.name}: {d.explain()}" for d, s in zip(self.detectors, scores, strict=True)
+        fired = [d.name for d, s in zip(self.detectors, scores) if s >= cfg.alert_threshold]
+        reasons = [f"{d.name}: {d.explain()}" for d, s in zip(self.detectors, scores)
                    if s >= cfg.alert_threshold]
         if level:
             fired.insert(0, "threshold")
@@ -134,7 +134,7 @@ class SeriesMonitor:
         if len(ts_ms) != len(values):
             raise ValueError("ts_ms and values must have the same length")
         up = self.update
-        return [up(t, v) for t, v in zip(ts_ms, values, strict=True)]
+        return [up(t, v) for t, v in zip(ts_ms, values)]
 
     def check_silence(self, now_ms: int) -> Verdict | None:
         """A ("silence",) verdict once no reading has arrived for silence_timeout_ms; alert only at onset."""

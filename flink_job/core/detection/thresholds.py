@@ -13,7 +13,7 @@ OK, WARNING, CRITICAL = 0, 1, 2
 LEVEL_NAMES = ("warning_low", "critical_low", "warning_high", "critical_high")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Levels:
     """Resolved static levels of one (device, sensor) series; None = no such limit."""
 
