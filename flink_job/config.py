@@ -76,10 +76,12 @@ class SinkConfig:
     influxdb_organization: str = ""
     influxdb_bucket: str = ""
     influxdb_auth_secret_arn: str = ""  # the instance's auth secret: token, or username/password
+    metrics_namespace: str = ""  # CloudWatch namespace for alert counts by severity; empty: off
     aws_region: str = "eu-central-1"
     flush_interval_ms: int = 1_000
 
     _keys = {
+        "cloudwatch.namespace": "metrics_namespace",
         "influxdb.endpoint": "influxdb_endpoint",
         "influxdb.organization": "influxdb_organization",
         "influxdb.bucket": "influxdb_bucket",

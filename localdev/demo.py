@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC
 from pathlib import Path
 
 from localdev import emulator
@@ -76,6 +77,7 @@ def local_properties(aws: emulator.LocalAws, s: DemoSettings, work: Path) -> lis
             "timestream.readings_table": aws.readings_table,
             "timestream.anomalies_table": aws.anomalies_table,
             "sns.alerts_topic_arn": aws.alerts_topic_arn,
+            "cloudwatch.namespace": "IotAnomaly",
             "aws.region": aws.region,
         },
         "pipeline": {"batch_window_ms": str(s.batch_window_ms), "aggregate_window_s": "10"},
@@ -128,6 +130,27 @@ def timestream_records(aws: emulator.LocalAws) -> dict[str, list[dict]]:
         for t in state.get("TimestreamTable", [])
         if t.get("db_name") == aws.timestream_database
     }
+
+
+def anomaly_metrics(aws: emulator.LocalAws, namespace: str = "IotAnomaly") -> dict[str, int]:
+    """Alert counts by severity that the job published to CloudWatch (the dashboard's source)."""
+    from datetime import datetime, timedelta
+
+    cw = aws.client("cloudwatch")
+    now = datetime.now(UTC)
+    totals = {}
+    for severity in ("warning", "critical"):
+        stats = cw.get_metric_statistics(
+            Namespace=namespace,
+            MetricName="AnomaliesDetected",
+            Dimensions=[{"Name": "Severity", "Value": severity}],
+            StartTime=now - timedelta(days=1),
+            EndTime=now + timedelta(hours=1),
+            Period=86400,
+            Statistics=["Sum"],
+        )
+        totals[severity] = int(sum(p["Sum"] for p in stats["Datapoints"]))
+    return totals
 
 
 def alerted_anomalies(labels: list[dict], alerts: list[dict], slack_ms: int) -> list[dict]:
@@ -238,6 +261,7 @@ def run_pipeline(aws: emulator.LocalAws, s: DemoSettings, work: Path) -> dict:
     alerts = [a for a in anomalies if a["alert"]]
     published = drain_alert_queue(aws)
     ts_records = timestream_records(aws)
+    metrics = anomaly_metrics(aws)
     labels = sim.labels()
     slack = s.batch_window_ms + s.silence_timeout_ms + 10_000
     hit = alerted_anomalies(labels, alerts, slack)
@@ -253,6 +277,7 @@ def run_pipeline(aws: emulator.LocalAws, s: DemoSettings, work: Path) -> dict:
         "threshold_anomalies_alerted": sum(1 for a in hit if a["threshold_breach"]),
         "alerts_raised": len(alerts),
         "alerts_published": len(published),
+        "alerts_in_cloudwatch_metrics": sum(metrics.values()),
         "anomaly_rows": len(anomalies),
         "timestream_records": sum(len(v) for v in ts_records.values()),
         "timestream_records_by_table": {k: len(v) for k, v in ts_records.items()},

@@ -225,8 +225,19 @@ def attach_sinks(graph: JobGraph, cfg: AppConfig) -> None:
             (graph.anomalies, "influxdb-anomalies", sinks.influx_anomaly_line),
         ):
             rejected.append(sinks.batching_sink(stream, name, influx, convert, 5000, s.flush_interval_ms))
-    if s.alerts_topic_arn:
+    alerts = None
+    if s.metrics_namespace or s.alerts_topic_arn:
         alerts = graph.anomalies.filter(lambda r: r[8]).name("alert-onsets")
+    if s.metrics_namespace:
+        sinks.batching_sink(
+            alerts,
+            "cloudwatch-metrics",
+            sinks.MetricsWriterFactory(s.aws_region, endpoint, s.metrics_namespace),
+            sinks.severity_and_time,
+            1000,
+            max(s.flush_interval_ms, 10_000),  # one PutMetricData per 10 s at most
+        )
+    if s.alerts_topic_arn:
         rejected.append(
             sinks.batching_sink(
                 alerts,

@@ -189,6 +189,21 @@ def influx_anomaly_line(row: Row) -> str:
     return line("anomaly", tags, fields, ev["ts"])
 
 
+class MetricsWriterFactory:
+    def __init__(self, region: str, endpoint: str, namespace: str) -> None:
+        self.args = (region, endpoint, namespace)
+
+    def __call__(self) -> Writer:
+        from connectors.cloudwatch import AnomalyMetrics
+
+        region, endpoint, namespace = self.args
+        return AnomalyMetrics(aws.client("cloudwatch", region, endpoint), namespace).publish
+
+
+def severity_and_time(row: Row) -> tuple[str, int]:
+    return row[5], row[2]
+
+
 class SnsWriterFactory:
     def __init__(self, region: str, endpoint: str, topic_arn: str) -> None:
         self.args = (region, endpoint, topic_arn)

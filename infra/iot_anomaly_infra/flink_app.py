@@ -242,6 +242,7 @@ class FlinkApplication(Construct):
         sinks = {
             "timeseries.store": sink.store,
             "sns.alerts_topic_arn": alerts_topic.topic_arn,
+            "cloudwatch.namespace": METRICS_NAMESPACE,
             "s3.archive_path": f"s3://{processed_bucket.bucket_name}/",
             "aws.region": cfg.region,
         }

@@ -72,6 +72,10 @@ def test_every_injected_threshold_breach_was_published_to_sns(result):
     )
 
 
+def test_alert_counts_by_severity_reach_cloudwatch(result):
+    assert result["alerts_in_cloudwatch_metrics"] == result["alerts_raised"] > 0
+
+
 def test_timestream_holds_aggregates_and_anomalies(result):
     tables = result["_detail"]["timestream"]
     aggregates, anomalies = tables["readings"], tables["anomalies"]
