@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from localdev import emulator
@@ -134,8 +134,6 @@ def timestream_records(aws: emulator.LocalAws) -> dict[str, list[dict]]:
 
 def anomaly_metrics(aws: emulator.LocalAws, namespace: str = "IotAnomaly") -> dict[str, int]:
     """Alert counts by severity that the job published to CloudWatch (the dashboard's source)."""
-    from datetime import datetime, timedelta
-
     cw = aws.client("cloudwatch")
     now = datetime.now(UTC)
     totals = {}
