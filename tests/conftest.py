@@ -20,8 +20,10 @@ def build_if_stale(
 ) -> Path:
     """Runs the Gradle ``tasks`` when ``target`` is missing or older than one of the ``sources`` (or
     ``force``); fails the test with ``hint`` when Gradle is not installed. Returns ``target``."""
-    if force or not target.exists() or any(
-        p.is_file() and p.stat().st_mtime > target.stat().st_mtime for p in sources
+    if (
+        force
+        or not target.exists()
+        or any(p.is_file() and p.stat().st_mtime > target.stat().st_mtime for p in sources)
     ):
         gradle = shutil.which("gradle")
         if gradle is None:
@@ -93,3 +95,48 @@ def local_aws(tmp_path_factory):
         yield aws
     finally:
         emulator.down(state)
+
+
+@pytest.fixture
+def record_simulation() -> Callable[..., object]:
+    """``record(path, **SimulationConfig fields)``: a seeded recording; returns the Simulation."""
+    return _record_simulation
+
+
+@pytest.fixture
+def run_job() -> Callable[..., subprocess.CompletedProcess]:
+    """``run(groups, work_dir)``: the job run locally with these property groups (must exit 0)."""
+    return _run_job
+
+
+def _record_simulation(path: Path, **settings):  # noqa: ANN201 - localdev.simulator.Simulation
+    """Write a seeded simulation (timestamps ending ~10 s ago) as JSON lines; returns its labels/counts."""
+    import time
+
+    from localdev.simulator import Simulation, SimulationConfig, generate
+
+    duration = settings.pop("duration_s", 120)
+    cfg = SimulationConfig(
+        duration_s=duration, start_ms=int(time.time() * 1000) - (duration + 10) * 1000, **settings
+    )
+    sim = Simulation(cfg)
+    path.write_text("".join(line + "\n" for _ts, _k, line in generate(cfg, sim)))
+    return sim
+
+
+def _run_job(
+    groups: dict[str, dict[str, str]], work: Path, timeout_s: int = 300
+) -> subprocess.CompletedProcess:
+    """Run ``python -m flink_job.main`` locally with these property groups; fail on a non-zero exit."""
+    import json
+    import os
+
+    props = work / "application_properties.json"
+    props.write_text(json.dumps([{"PropertyGroupId": k, "PropertyMap": v} for k, v in groups.items()]))
+    done = subprocess.run(
+        [sys.executable, "-m", "flink_job.main", "--properties", str(props)],
+        cwd=REPO, env=dict(os.environ, IOT_ANOMALY_LOCAL="true"), capture_output=True, text=True,
+        timeout=timeout_s,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done

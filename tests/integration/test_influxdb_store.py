@@ -11,23 +11,16 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from localdev import emulator
 from localdev.demo import PLUGINS
-from localdev.simulator import Simulation, SimulationConfig, generate
 
 pytestmark = pytest.mark.integration
-REPO = Path(__file__).resolve().parents[2]
 USER, PASSWORD = "iotadmin", "s3cret-pass"
 
 
@@ -64,41 +57,37 @@ class _InfluxV2(BaseHTTPRequestHandler):
             self.end_headers()
 
 
-def test_aggregates_and_anomalies_reach_influxdb(tmp_path, uber_jar):
+def test_aggregates_and_anomalies_reach_influxdb(tmp_path, uber_jar, record_simulation, run_job):
     server = ThreadingHTTPServer(("127.0.0.1", 0), _InfluxV2)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    now = int(time.time() * 1000)
-    cfg = SimulationConfig(devices=4, interval_ms=1000, duration_s=120, start_ms=now - 130_000, seed=5,
-                           anomalies=2, kinds=("spike",), malformed_share=0.0)  # fmt: skip
-    sim = Simulation(cfg)
-    recording = tmp_path / "recording.jsonl"
-    recording.write_text("".join(line + "\n" for _ts, _k, line in generate(cfg, sim)))
+    sim = record_simulation(
+        tmp_path / "recording.jsonl", devices=4, seed=5, anomalies=2, kinds=("spike",), malformed_share=0.0
+    )
     aws = emulator.up(tmp_path / "aws")
     try:
         arn = aws.client("secretsmanager").create_secret(
             Name="influx-auth", SecretString=json.dumps({"username": USER, "password": PASSWORD})
         )["ARN"]
-        groups = {
-            "source": {"kind": "file", "file_path": str(recording)},
-            "sinks": {
-                "timeseries.store": "influxdb",
-                "influxdb.endpoint": f"http://127.0.0.1:{server.server_port}",
-                "influxdb.organization": "iot-anomaly",
-                "influxdb.bucket": "readings",
-                "influxdb.auth_secret_arn": arn,
-                "aws.region": aws.region,
+        run_job(
+            {
+                "source": {"kind": "file", "file_path": str(tmp_path / "recording.jsonl")},
+                "sinks": {
+                    "timeseries.store": "influxdb",
+                    "influxdb.endpoint": f"http://127.0.0.1:{server.server_port}",
+                    "influxdb.organization": "iot-anomaly",
+                    "influxdb.bucket": "readings",
+                    "influxdb.auth_secret_arn": arn,
+                    "aws.region": aws.region,
+                },
+                "pipeline": {"aggregate_window_s": "60"},
+                "local": {
+                    "aws_endpoint": aws.endpoint,
+                    "jars": uber_jar.as_uri(),
+                    "plugins_dir": str(PLUGINS),
+                },
             },
-            "pipeline": {"aggregate_window_s": "60"},
-            "local": {"aws_endpoint": aws.endpoint, "jars": uber_jar.as_uri(), "plugins_dir": str(PLUGINS)},
-        }
-        props = tmp_path / "props.json"
-        props.write_text(json.dumps([{"PropertyGroupId": k, "PropertyMap": v} for k, v in groups.items()]))
-        run = subprocess.run(
-            [sys.executable, "-m", "flink_job.main", "--properties", str(props)],
-            cwd=REPO, env=dict(os.environ, IOT_ANOMALY_LOCAL="true"), capture_output=True, text=True,
-            timeout=300,
-        )  # fmt: skip
-        assert run.returncode == 0, run.stderr[-3000:]
+            tmp_path,
+        )
     finally:
         emulator.down(tmp_path / "aws")
         server.shutdown()

@@ -6,52 +6,41 @@ against the moto server; the check reads moto's Timestream backend.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from flink_job.core.records import parse_reading
 from localdev import emulator
 from localdev.demo import PLUGINS, timestream_records
-from localdev.simulator import Simulation, SimulationConfig, generate
 
 pytestmark = pytest.mark.integration
-REPO = Path(__file__).resolve().parents[2]
 
 
-def test_every_reading_is_stored_with_its_verdict(tmp_path, uber_jar):
+def test_every_reading_is_stored_with_its_verdict(tmp_path, uber_jar, record_simulation, run_job):
     now = int(time.time() * 1000)
-    cfg = SimulationConfig(devices=6, interval_ms=1000, duration_s=120, start_ms=now - 130_000, seed=3,
-                           anomalies=3, kinds=("spike",), malformed_share=0.0)  # fmt: skip
-    sim = Simulation(cfg)
     recording = tmp_path / "recording.jsonl"
-    recording.write_text("".join(line + "\n" for _ts, _k, line in generate(cfg, sim)))
+    sim = record_simulation(recording, devices=6, seed=3, anomalies=3, kinds=("spike",), malformed_share=0.0)
     aws = emulator.up(tmp_path / "aws")
     try:
-        groups = {
-            "source": {"kind": "file", "file_path": str(recording)},
-            "sinks": {
-                "timeseries.store": "timestream",
-                "timestream.mode": "readings",
-                "timestream.database": aws.timestream_database,
-                "aws.region": aws.region,
+        run_job(
+            {
+                "source": {"kind": "file", "file_path": str(recording)},
+                "sinks": {
+                    "timeseries.store": "timestream",
+                    "timestream.mode": "readings",
+                    "timestream.database": aws.timestream_database,
+                    "aws.region": aws.region,
+                },
+                "local": {
+                    "aws_endpoint": aws.endpoint,
+                    "jars": uber_jar.as_uri(),
+                    "plugins_dir": str(PLUGINS),
+                },
             },
-            "local": {"aws_endpoint": aws.endpoint, "jars": uber_jar.as_uri(), "plugins_dir": str(PLUGINS)},
-        }
-        props = tmp_path / "props.json"
-        props.write_text(json.dumps([{"PropertyGroupId": k, "PropertyMap": v} for k, v in groups.items()]))
-        env = dict(os.environ, IOT_ANOMALY_LOCAL="true")
-        run = subprocess.run(
-            [sys.executable, "-m", "flink_job.main", "--properties", str(props)],
-            cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-        assert run.returncode == 0, run.stderr[-3000:]
+            tmp_path,
+        )
         tables = timestream_records(aws)
     finally:
         emulator.down(tmp_path / "aws")
