@@ -93,7 +93,7 @@ def execute_stage(stage: str, properties: str) -> None:
     env, t_env = create_environments(cfg)
     g = build_graph(env, t_env, cfg, until=stage)
     if stage != "full":
-        leaves = [g.raw] if g.valid_lines is None else [g.valid_lines, g.dead_letters]
+        leaves = [g.raw] if g.valid_lines is None else [g.valid_lines, g.dead_letters, g.late_readings]
         if g.aggregates is not None:
             leaves += [g.aggregates, g.anomalies if g.anomalies is not None else g.batches]
         jvm = get_gateway().jvm

@@ -34,6 +34,7 @@ class JobGraph:
     raw: DataStream
     valid_lines: DataStream | None = None
     dead_letters: DataStream | None = None
+    late_readings: DataStream | None = None
     batches: DataStream | None = None
     aggregates: DataStream | None = None
     anomalies: DataStream | None = None
@@ -94,17 +95,21 @@ def parse_stage(t_env: StreamTableEnvironment, raw: DataStream, p: PipelineConfi
         .build(),
     )
     t_env.create_temporary_view("parsed", parsed)
-    t_env.create_temporary_view("valid_readings", t_env.sql_query("SELECT * FROM parsed WHERE error IS NULL"))
+    # Readings behind the watermark would be dropped by the windows without a trace; they are
+    # split off here (still archived as valid raw records) and listed under late/ with the lag.
+    on_time = "(CURRENT_WATERMARK(rowtime) IS NULL OR rowtime > CURRENT_WATERMARK(rowtime))"
+    t_env.create_temporary_view(
+        "valid_readings", t_env.sql_query(f"SELECT * FROM parsed WHERE error IS NULL AND {on_time}")
+    )
     readings = " UNION ALL ".join(
-        f"SELECT device_id, '{s}' AS sensor, ts, {s} AS v, rowtime FROM parsed "
-        f"WHERE error IS NULL AND {s} IS NOT NULL"
+        f"SELECT device_id, '{s}' AS sensor, ts, {s} AS v, rowtime FROM valid_readings WHERE {s} IS NOT NULL"
         for s in SENSORS
     )
     t_env.create_temporary_view("readings", t_env.sql_query(readings))
 
 
-def split_stage(t_env: StreamTableEnvironment) -> tuple[DataStream, DataStream]:
-    """(valid lines, dead-letter JSON) as string streams."""
+def split_stage(t_env: StreamTableEnvironment) -> tuple[DataStream, DataStream, DataStream]:
+    """(valid lines, dead-letter JSON, late-reading JSON) as string streams."""
     valid_lines = to_string_stream(t_env, t_env.sql_query("SELECT line FROM parsed WHERE error IS NULL"))
     dead_letters = to_string_stream(
         t_env,
@@ -113,7 +118,16 @@ def split_stage(t_env: StreamTableEnvironment) -> tuple[DataStream, DataStream]:
             "'received_at' VALUE CAST(CURRENT_TIMESTAMP AS STRING)) FROM parsed WHERE error IS NOT NULL"
         ),
     )
-    return valid_lines, dead_letters
+    late = to_string_stream(
+        t_env,
+        t_env.sql_query(
+            "SELECT JSON_OBJECT('reason' VALUE CONCAT('late: ', CAST(TIMESTAMPDIFF(SECOND, rowtime, "
+            "CURRENT_WATERMARK(rowtime)) AS STRING), ' s behind the watermark; not in detection or "
+            "aggregates'), 'record' VALUE line, 'received_at' VALUE CAST(CURRENT_TIMESTAMP AS STRING)) "
+            "FROM parsed WHERE error IS NULL AND rowtime <= CURRENT_WATERMARK(rowtime)"
+        ),
+    )
+    return valid_lines, dead_letters, late
 
 
 def window_stage(t_env: StreamTableEnvironment, p: PipelineConfig) -> tuple[DataStream, DataStream]:
@@ -169,7 +183,7 @@ def build_graph(
     graph = JobGraph(raw=build_source(env, cfg))
     if stop >= 1:
         parse_stage(t_env, graph.raw, cfg.pipeline)
-        graph.valid_lines, graph.dead_letters = split_stage(t_env)
+        graph.valid_lines, graph.dead_letters, graph.late_readings = split_stage(t_env)
     if stop >= 2:
         graph.batches, graph.aggregates = window_stage(t_env, cfg.pipeline)
     if stop >= 3:
@@ -253,6 +267,7 @@ def attach_sinks(graph: JobGraph, cfg: AppConfig) -> None:
         return
     base = s.archive_path.rstrip("/")
     graph.valid_lines.sink_to(gzip_lines_file_sink(f"{base}/raw")).name("archive-raw").uid("archive-raw")
+    graph.late_readings.sink_to(gzip_lines_file_sink(f"{base}/late")).name("archive-late").uid("archive-late")
     graph.dead_letters.sink_to(gzip_lines_file_sink(f"{base}/dead-letters")).name("archive-dead-letters").uid(
         "archive-dead-letters"
     )
