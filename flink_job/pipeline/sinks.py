@@ -1,9 +1,9 @@
 """Flink adapters for the sinks: the S3 archive (JVM file sink) and batching Python writers.
 
-Timestream and SNS have no Flink 2.x sink, so a keyed Python function buffers items in keyed
-state (checkpointed: nothing buffered is lost on failure; delivery is at least once), flushes
-when a batch is full, after ``flush_interval_ms`` of processing time, and at the end of the
-stream, and sends whatever the service refuses to a side output for the dead letters.
+Timestream, InfluxDB, SNS and CloudWatch have no Flink 2.x sink, so a keyed Python function
+buffers items in keyed state (checkpointed: nothing buffered is lost on failure; delivery is at
+least once), flushes when a batch is full, after ``flush_interval_ms`` of processing time, and at
+the end of the stream, and sends whatever the service refuses to a side output for the dead letters.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from connectors import aws
 from connectors.sns import SnsPublisher
 from connectors.timestream import TimestreamWriter, multi_measure
 from flink_job.core.events import alert_message, anomaly_event
+from flink_job.pipeline.detect import END_OF_TIME
 
 REJECTED = OutputTag("sink-rejected", Types.STRING())
-END_OF_TIME = 2**63 - 1
 SINK_KEYS = 4  # writer subtasks' share of the load; a deterministic hash, not Python's salted one
 
 # A writer takes a batch of items and returns the refused ones with a reason.
@@ -83,10 +83,6 @@ class BatchingSink(KeyedProcessFunction):
             return
         for item, reason in self._writer(items):
             yield REJECTED, json.dumps({"sink": self._name, "reason": reason, "item": item}, default=str)
-
-
-def _anomaly_event(row: Row) -> dict:
-    return anomaly_event(*row)
 
 
 def timestream_anomaly_record(row: Row) -> dict:
@@ -235,4 +231,4 @@ def batching_sink(
 
 
 def anomaly_json(row: Row) -> str:
-    return json.dumps(_anomaly_event(row), separators=(",", ":"))
+    return json.dumps(anomaly_event(*row), separators=(",", ":"))
