@@ -15,8 +15,15 @@ def _local_aws(args: argparse.Namespace) -> int:
 
     state = Path(args.state_dir) / "local-aws"
     if args.action == "up":
+        from localdev.demo import DemoSettings, local_properties
+
         aws = emulator.up(state, args.port)
+        props = Path(args.state_dir) / "application_properties.json"
+        props.write_text(json.dumps(local_properties(aws, DemoSettings(), Path(args.state_dir)), indent=2))
         print(f"local AWS on {aws.endpoint} (pid {aws.pid}); stream {aws.stream_arn}")
+        print(f"job properties for it: {props}")
+        print(f"  send readings: iot-anomaly simulate --rate 500 --state-dir {args.state_dir}")
+        print(f"  run the job:   iot-anomaly run-job --properties {props}   (Ctrl-C stops it)")
         print(f"stop it with: iot-anomaly local-aws down --state-dir {args.state_dir}")
     elif args.action == "down":
         print("stopped" if emulator.down(state) else "not running")
@@ -86,8 +93,12 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _run_job(args: argparse.Namespace) -> int:
+    import os
+
     from flink_job.main import main as job_main
 
+    if not args.msf:
+        os.environ.setdefault("IOT_ANOMALY_LOCAL", "true")  # this CLI is a developer tool
     return job_main(["--properties", args.properties])
 
 
@@ -147,10 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "run-job",
         help="run the Flink job on a local minicluster",
-        description="Run the job with a runtime-properties JSON (MSF's shape). Set "
-        "IOT_ANOMALY_LOCAL=true for local-only settings (checkpointing, jars, endpoint).",
+        description="Run the job on a local minicluster with a runtime-properties JSON (MSF's shape); "
+        "its 'local' group (endpoint, jars, checkpointing) applies unless --msf.",
     )
-    p.add_argument("--properties", required=True)
+    p.add_argument("--properties", required=True, help="runtime-properties JSON ('local-aws up' writes one)")
+    p.add_argument("--msf", action="store_true", help="behave as on MSF: ignore the 'local' group")
     p.set_defaults(func=_run_job)
 
     p = sub.add_parser(
