@@ -102,6 +102,8 @@ def prepare_process_env(cfg: AppConfig) -> None:
         # PyFlink resets FLINK_PLUGINS_DIR to its own folder unless FLINK_HOME is set.
         os.environ.setdefault("FLINK_HOME", os.path.dirname(os.path.abspath(pyflink.__file__)))
         os.environ["FLINK_PLUGINS_DIR"] = cfg.local.plugins_dir
+    # Flink's CLI logging config prints Hadoop (S3A) INFO lines on stdout; keep them in the log file.
+    os.environ.setdefault("LOG4J_PROPERTIES", str(Path(__file__).with_name("log4j-local.properties")))
     # Python UDFs as real worker processes, as on a cluster (threads share one GIL otherwise).
     os.environ.setdefault("_python_worker_execution_mode", "process")
 
