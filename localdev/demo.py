@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -346,4 +346,4 @@ def main(settings: DemoSettings, state_dir: Path) -> int:
     return 0 if ok else 1
 
 
-__all__ = ["DemoSettings", "main", "run_pipeline", "replace"]
+__all__ = ["DemoSettings", "local_properties", "main", "run_pipeline"]
