@@ -43,6 +43,17 @@ def start_up(properties: str | None = None, app_root: str | os.PathLike | None =
     from flink_job.secrets import load_api_credentials
 
     _api_credentials = load_api_credentials(cfg)
+    if cfg.sinks.timeseries_store == "influxdb":
+        from flink_job.secrets import read_secret
+
+        # The writers read it on the workers; reading it here too fails a bad ARN at start-up.
+        read_secret(
+            cfg.sinks.influxdb_auth_secret_arn,
+            group="sinks",
+            key="influxdb.auth_secret_arn",
+            endpoint=cfg.local.aws_endpoint if cfg.local else "",
+            region=cfg.sinks.aws_region,
+        )
     return cfg
 
 
