@@ -14,7 +14,6 @@ from collections import Counter
 import pytest
 
 from flink_job.core.records import parse_reading
-from localdev import emulator
 from localdev.demo import DemoSettings, run_pipeline
 
 pytestmark = pytest.mark.e2e
@@ -23,13 +22,8 @@ SETTINGS = DemoSettings(devices=40, rate=400.0, duration_s=40.0, seed=7, anomali
 
 
 @pytest.fixture(scope="module")
-def result(tmp_path_factory, uber_jar):
-    state = tmp_path_factory.mktemp("e2e")
-    aws = emulator.up(state / "local-aws")
-    try:
-        yield run_pipeline(aws, SETTINGS, state / "work")
-    finally:
-        emulator.down(state / "local-aws")
+def result(tmp_path_factory, uber_jar, local_aws):
+    return run_pipeline(local_aws, SETTINGS, tmp_path_factory.mktemp("e2e"))
 
 
 def test_every_valid_event_is_archived_exactly_once(result):
@@ -84,9 +78,7 @@ def test_timestream_holds_aggregates_and_anomalies(result):
     names = {mv["Name"] for mv in aggregates[0]["MeasureValues"]}
     assert {"count", "mean", "min", "max", "stddev"} <= names
     # every reading sent shows up in exactly one aggregate window
-    counted = sum(
-        int(mv["Value"]) for r in aggregates for mv in r["MeasureValues"] if mv["Name"] == "count"
-    )
+    counted = sum(int(mv["Value"]) for r in aggregates for mv in r["MeasureValues"] if mv["Name"] == "count")
     now = int(time.time() * 1000)
     sensors_reported = sum(len(parse_reading(x, now).reading.values()) for x in result["_detail"]["raw"])
     assert counted == sensors_reported

@@ -17,7 +17,6 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from localdev import emulator
 from localdev.demo import PLUGINS
 
 pytestmark = pytest.mark.integration
@@ -57,14 +56,14 @@ class _InfluxV2(BaseHTTPRequestHandler):
             self.end_headers()
 
 
-def test_aggregates_and_anomalies_reach_influxdb(tmp_path, uber_jar, record_simulation, run_job):
+def test_aggregates_and_anomalies_reach_influxdb(tmp_path, uber_jar, local_aws, record_simulation, run_job):
     server = ThreadingHTTPServer(("127.0.0.1", 0), _InfluxV2)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     sim = record_simulation(
         tmp_path / "recording.jsonl", devices=4, seed=5, anomalies=2, kinds=("spike",), malformed_share=0.0
     )
-    aws = emulator.up(tmp_path / "aws")
     try:
+        aws = local_aws
         arn = aws.client("secretsmanager").create_secret(
             Name="influx-auth", SecretString=json.dumps({"username": USER, "password": PASSWORD})
         )["ARN"]
@@ -89,7 +88,6 @@ def test_aggregates_and_anomalies_reach_influxdb(tmp_path, uber_jar, record_simu
             tmp_path,
         )
     finally:
-        emulator.down(tmp_path / "aws")
         server.shutdown()
 
     assert all(

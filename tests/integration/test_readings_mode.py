@@ -12,38 +12,34 @@ from collections import Counter
 import pytest
 
 from flink_job.core.records import parse_reading
-from localdev import emulator
 from localdev.demo import PLUGINS, timestream_records
 
 pytestmark = pytest.mark.integration
 
 
-def test_every_reading_is_stored_with_its_verdict(tmp_path, uber_jar, record_simulation, run_job):
+def test_every_reading_is_stored_with_its_verdict(tmp_path, uber_jar, local_aws, record_simulation, run_job):
     now = int(time.time() * 1000)
     recording = tmp_path / "recording.jsonl"
     sim = record_simulation(recording, devices=6, seed=3, anomalies=3, kinds=("spike",), malformed_share=0.0)
-    aws = emulator.up(tmp_path / "aws")
-    try:
-        run_job(
-            {
-                "source": {"kind": "file", "file_path": str(recording)},
-                "sinks": {
-                    "timeseries.store": "timestream",
-                    "timestream.mode": "readings",
-                    "timestream.database": aws.timestream_database,
-                    "aws.region": aws.region,
-                },
-                "local": {
-                    "aws_endpoint": aws.endpoint,
-                    "jars": uber_jar.as_uri(),
-                    "plugins_dir": str(PLUGINS),
-                },
+    aws = local_aws
+    run_job(
+        {
+            "source": {"kind": "file", "file_path": str(recording)},
+            "sinks": {
+                "timeseries.store": "timestream",
+                "timestream.mode": "readings",
+                "timestream.database": aws.timestream_database,
+                "aws.region": aws.region,
             },
-            tmp_path,
-        )
-        tables = timestream_records(aws)
-    finally:
-        emulator.down(tmp_path / "aws")
+            "local": {
+                "aws_endpoint": aws.endpoint,
+                "jars": uber_jar.as_uri(),
+                "plugins_dir": str(PLUGINS),
+            },
+        },
+        tmp_path,
+    )
+    tables = timestream_records(aws)
 
     readings = tables["readings"]
     lines = recording.read_text().splitlines()
