@@ -156,12 +156,24 @@ class LocalConfig:
     jars: str = ""  # ;-separated file:// URLs
     plugins_dir: str = ""  # Flink plugins (the S3 filesystem) for the minicluster
     parallelism: int = 1
+    # Restarts before a local job fails for good (MSF owns its own restart strategy).
+    restart_attempts: int = 2
+    restart_delay_ms: int = 2_000
+    # Resume from a retained checkpoint or savepoint: "" (fresh start), "latest" (the newest
+    # completed checkpoint under checkpoint_dir) or a checkpoint/savepoint path or file:// URL.
+    restore: str = ""
+    # The minicluster's REST API and web UI on 127.0.0.1 (0: a free port).
+    rest_port: int = 0
 
     def validate(self, group: str) -> None:
         if self.aws_endpoint and not self.aws_endpoint.startswith("http://127."):
             raise ConfigError(
                 group, "aws_endpoint", "local endpoints must be on loopback (http://127.x.x.x:port)"
             )
+        if self.restart_attempts < 0:
+            raise ConfigError(group, "restart_attempts", "must be >= 0")
+        if not 0 <= self.rest_port <= 65535:
+            raise ConfigError(group, "rest_port", "must be a TCP port (0: any free one)")
 
 
 @dataclass(frozen=True)
