@@ -5,12 +5,26 @@ A device publishes one JSON object per sample, carrying any of the known sensors
     {"device_id": "press-0007", "ts": 1764057600000, "seq": 42,
      "temperature": 64.2, "pressure": 5.31, "vibration": 2.4}
 
-``ts`` is epoch milliseconds (an ISO-8601 string is accepted too). Anything that is not a
-valid reading becomes a dead letter with a reason; parsing never raises.
+``ts`` is epoch milliseconds (an ISO-8601 string with a zone is accepted too). Anything that is not
+a valid reading becomes a dead letter with a reason: ``parse_reading`` never raises, whatever the
+input (a fuzz test holds it to that). The policy, for hostile or broken input:
+
+- Strict JSON (RFC 8259): ``NaN``/``Infinity`` literals, duplicate keys (at any depth: parsers
+  disagree on which one wins), trailing data, a top-level value other than an object and records
+  over ``MAX_RECORD_BYTES`` (UTF-8) are dead letters.
+- Bytes that are not UTF-8 reach the parser framed by the source as ``BINARY_PREFIX`` + base64
+  (see ``connectors/java/.../RecordText.java``); their dead letter keeps the base64.
+- ``device_id`` must match ``DEVICE_ID_RE`` whole (no trailing newline); ``ts`` must lie between
+  2000-01-01 and ``max_future_ms`` ahead of the wall clock; sensor values must be finite numbers
+  with ``abs(value) <= MAX_ABS_VALUE``.
+- A valid reading is archived as ``canonical``: the same object on one line, compact, ASCII-only
+  (so ``raw/`` is always JSON lines, whatever whitespace or escapes the device sent).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 import re
@@ -18,8 +32,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 SENSORS: tuple[str, ...] = ("temperature", "pressure", "vibration")
-DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+DEVICE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")  # matched whole (fullmatch)
 MAX_RECORD_BYTES = 64 * 1024
+# Larger magnitudes are broken firmware, not physics; they would also overflow float() or stores.
+MAX_ABS_VALUE = 1e12
+# The source's framing of records that are not UTF-8 text (RecordText.java).
+BINARY_PREFIX = "\u0000base64:"
 # 2000-01-01: anything older is a broken device clock, not history.
 MIN_TS_MS = 946_684_800_000
 
@@ -41,18 +59,66 @@ class Reading:
 
 @dataclass(frozen=True)
 class ParseResult:
-    """Either ``reading`` is set, or ``error`` says why the record is a dead letter."""
+    """Either ``reading`` (and its ``canonical`` one-line JSON) is set, or ``error`` says why the
+    record is a dead letter; ``raw_base64`` keeps a record whose bytes are not UTF-8."""
 
     reading: Reading | None
     error: str | None
+    canonical: str | None = None
+    raw_base64: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.reading is not None
 
 
-def _bad(reason: str) -> ParseResult:
-    return ParseResult(None, reason)
+def _bad(reason: str, raw_base64: str | None = None) -> ParseResult:
+    return ParseResult(None, reason, None, raw_base64)
+
+
+class _Rejected(ValueError):
+    """Strict-JSON violations found while decoding (duplicate keys, NaN/Infinity literals)."""
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise _Rejected(f"duplicate key {dup[:64]!r}")
+    return obj
+
+
+def _no_constants(name: str) -> float:
+    raise _Rejected(f"not finite: {name} literal (not JSON)")
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):  # 1e400 overflows to inf
+        raise _Rejected(f"number out of range: {literal[:40]}")
+    return value
+
+
+def _loads(text: str) -> object:
+    return json.loads(
+        text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants, parse_float=_finite_float
+    )
+
+
+def _unframe(raw: str) -> tuple[str | None, str | None]:
+    """(text, None) for a text record; (None, base64) for a framed record that is not UTF-8."""
+    if not raw.startswith(BINARY_PREFIX):
+        return raw, None
+    b64 = raw[len(BINARY_PREFIX) :]
+    try:
+        data = base64.b64decode(b64, validate=True)
+    except (binascii.Error, ValueError):
+        return raw, None  # not our framing after all: parsed (and rejected) as text
+    try:
+        return data.decode("utf-8"), None  # UTF-8 text that began with U+0000
+    except UnicodeDecodeError:
+        return None, b64
 
 
 def _parse_ts(raw: object) -> int | None:
@@ -62,55 +128,79 @@ def _parse_ts(raw: object) -> int | None:
         return raw
     if isinstance(raw, float) and math.isfinite(raw):
         return int(raw)
-    if isinstance(raw, str):
+    if isinstance(raw, str) and len(raw) <= 64:
         try:
             dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
+            if dt.tzinfo is None or dt.utcoffset() is None:
+                return None
+            return int(dt.timestamp() * 1000)
+        except (ValueError, OverflowError, OSError):
             return None
-        if dt.tzinfo is None:
-            return None
-        return int(dt.timestamp() * 1000)
     return None
 
 
+def _clip(value: object, limit: int = 80) -> str:
+    """``repr`` of a value for a dead-letter reason, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def parse_reading(raw: str | bytes | None, now_ms: int, max_future_ms: int = 300_000) -> ParseResult:
-    """Parse and validate one record.
+    """Parse and validate one record; never raises.
 
     ``now_ms`` is the wall clock at parse time: timestamps more than ``max_future_ms`` ahead of it
     are rejected, since one device with a clock in the future would otherwise drag the event-time
     watermark ahead and make every other device's readings late.
     """
+    try:
+        return _parse(raw, now_ms, max_future_ms)
+    except Exception as exc:  # noqa: BLE001 - a parser bug must not become a poison pill
+        return _bad(f"unparseable record ({type(exc).__name__})")
+
+
+def _parse(raw: str | bytes | None, now_ms: int, max_future_ms: int) -> ParseResult:
     if raw is None:
         return _bad("empty record")
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError:
-            return _bad("not UTF-8")
-    if len(raw) > MAX_RECORD_BYTES:
+            return _bad("not UTF-8", base64.b64encode(raw).decode("ascii"))
+    text, b64 = _unframe(raw)
+    if text is None:
+        return _bad("not UTF-8", b64)
+    if not text.strip():
+        return _bad("empty record")
+    # characters <= UTF-8 bytes <= 4 * characters: encode only when it can matter
+    if len(text) > MAX_RECORD_BYTES or (
+        len(text) * 4 > MAX_RECORD_BYTES and len(text.encode("utf-8", "surrogatepass")) > MAX_RECORD_BYTES
+    ):
         return _bad(f"record larger than {MAX_RECORD_BYTES} bytes")
     try:
-        obj = json.loads(raw)
+        obj = _loads(text)
+    except _Rejected as exc:
+        return _bad(str(exc))
     except (ValueError, RecursionError) as exc:
-        return _bad(f"invalid JSON: {exc}")
+        return _bad(f"invalid JSON: {str(exc)[:200]}")
     if not isinstance(obj, dict):
         return _bad(f"JSON {type(obj).__name__} instead of an object")
 
     device_id = obj.get("device_id")
     if device_id is None:
         return _bad("missing field 'device_id'")
-    if not isinstance(device_id, str) or not DEVICE_ID_RE.match(device_id):
-        return _bad(f"invalid 'device_id': {device_id!r}")
+    if not isinstance(device_id, str) or not DEVICE_ID_RE.fullmatch(device_id):
+        return _bad(f"invalid 'device_id': {_clip(device_id)}")
 
     if "ts" not in obj:
         return _bad("missing field 'ts'")
     ts_ms = _parse_ts(obj["ts"])
     if ts_ms is None:
-        return _bad(f"invalid 'ts': {obj['ts']!r} (epoch ms or ISO-8601 with zone)")
+        return _bad(f"invalid 'ts': {_clip(obj['ts'])} (epoch ms or ISO-8601 with zone)")
     if ts_ms < MIN_TS_MS:
-        return _bad(f"'ts' {ts_ms} before 2000-01-01")
+        return _bad(f"'ts' {_clip(ts_ms, 40)} before 2000-01-01")
     if ts_ms > now_ms + max_future_ms:
-        return _bad(f"'ts' {ts_ms} is {(ts_ms - now_ms) // 1000} s in the future")
+        ahead = _clip((ts_ms - now_ms) // 1000, 40)
+        return _bad(f"'ts' {_clip(ts_ms, 40)} is {ahead} s in the future")
 
     values: dict[str, float | None] = {}
     for sensor in SENSORS:
@@ -120,10 +210,24 @@ def parse_reading(raw: str | bytes | None, now_ms: int, max_future_ms: int = 300
             continue
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             return _bad(f"'{sensor}' is {type(v).__name__}, not a number")
-        v = float(v)
-        if not math.isfinite(v):
+        if isinstance(v, float) and not math.isfinite(v):
             return _bad(f"'{sensor}' is not finite")
-        values[sensor] = v
+        if abs(v) > MAX_ABS_VALUE:
+            return _bad(f"'{sensor}' out of range (|value| > {MAX_ABS_VALUE:g}): {_clip(v, 40)}")
+        values[sensor] = float(v)
     if all(v is None for v in values.values()):
         return _bad(f"no sensor value (expected any of {', '.join(SENSORS)})")
-    return ParseResult(Reading(device_id, ts_ms, **values), None)
+    canonical = json.dumps(obj, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return ParseResult(Reading(device_id, ts_ms, **values), None, canonical)
+
+
+def dead_letter(result: ParseResult, record: str | None, received_at: str) -> str:
+    """The dead-letter JSON line for a refused record: reason, the record (text, or base64 when
+    it was not UTF-8) and when it was received (ISO-8601 UTC)."""
+    doc: dict[str, object] = {"reason": result.error}
+    if result.raw_base64 is not None:
+        doc["record_base64"] = result.raw_base64
+    else:
+        doc["record"] = _unframe(record)[0] if record else record  # as the device sent it
+    doc["received_at"] = received_at
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=True)

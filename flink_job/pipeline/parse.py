@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 from pyflink.table import DataTypes
 from pyflink.table.udf import ScalarFunction, udf
 
-from flink_job.core.records import SENSORS, parse_reading
+from flink_job.core.records import SENSORS, dead_letter, parse_reading
 
 PARSED_FIELDS = [
     DataTypes.FIELD("error", DataTypes.STRING()),
+    # the canonical one-line JSON of a valid reading, or the dead-letter JSON of a refused record
+    DataTypes.FIELD("payload", DataTypes.STRING()),
     DataTypes.FIELD("device_id", DataTypes.STRING()),
     DataTypes.FIELD("ts", DataTypes.BIGINT()),
     *(DataTypes.FIELD(s, DataTypes.DOUBLE()) for s in SENSORS),
@@ -30,12 +33,16 @@ class ParseReadings(ScalarFunction):
     def eval(self, lines):  # noqa: ANN001, ANN201 - pandas.Series -> pandas.DataFrame
         import pandas as pd
 
-        now = int(time.time() * 1000)
-        cols: dict[str, list] = {"error": [], "device_id": [], "ts": [], **{s: [] for s in SENSORS}}
+        wall = time.time()
+        now = int(wall * 1000)
+        received_at = datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds")
+        names = ("error", "payload", "device_id", "ts", *SENSORS)
+        cols: dict[str, list] = {name: [] for name in names}
         for line in lines:
             res = parse_reading(line, now, self._max_future_ms)
             r = res.reading
             cols["error"].append(res.error)
+            cols["payload"].append(res.canonical if r else dead_letter(res, line, received_at))
             cols["device_id"].append(r.device_id if r else None)
             cols["ts"].append(r.ts_ms if r else None)
             for s in SENSORS:
@@ -43,6 +50,7 @@ class ParseReadings(ScalarFunction):
         return pd.DataFrame(
             {
                 "error": cols["error"],
+                "payload": cols["payload"],
                 "device_id": cols["device_id"],
                 "ts": pd.Series(cols["ts"], dtype=object),
                 # None -> NaN -> NULL on the way to Arrow (PyFlink masks nulls); valid readings are never NaN
