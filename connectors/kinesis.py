@@ -1,8 +1,26 @@
 """PyFlink wrapper of our Java ``com.iotanomaly.connectors.kinesis.KinesisStreamsSource``.
 
-A FLIP-27 Kinesis Data Streams source (polling GetRecords) for Flink 2.x that emits each record's
-data as a UTF-8 ``str``. It lives in ``build/libs/pyflink-dependencies.jar`` (``gradle uberJar``),
-which must be on the job's classpath (``pipeline.jars`` locally, ``jarfile`` on MSF).
+A FLIP-27 Kinesis Data Streams source (polling GetRecords) for Flink 2.x that emits one ``str`` per
+record. It lives in ``build/libs/pyflink-dependencies.jar`` (``gradle uberJar``), which must be on the
+job's classpath (``pipeline.jars`` locally, ``jarfile`` on MSF).
+
+Record framing (Java ``RecordText``; no record can fail the reader): if the record's bytes are valid
+UTF-8 and the decoded text does not start with U+0000, the string is the decoded text; otherwise it
+is :data:`BINARY_PREFIX` (``"\\x00base64:"``) followed by the standard base64 (with padding) of the raw
+bytes. Empty data is ``""``.
+
+Event time: :func:`reading_watermarks` builds a strategy to pass to ``env.from_source``; timestamps
+(the JSON ``ts``) and watermarks are then generated per shard inside the source, and a reader's
+watermark is the minimum over its shards, so catching up on several shards' backlog marks nothing late.
+
+Failures: a missing stream, denied access or an invalid ARN fails the job at once and without
+restarts (the Java exception text holds one line starting with ``"Kinesis source: "``); an endpoint
+that cannot be reached is retried for ``set_max_unreachable_ms`` (30 s) first; throttling and 5xx are
+retried indefinitely. An ARN of the wrong form is rejected by ``build()``.
+
+Start position: ``LATEST`` is pinned to the job's first start (the initial shards are read
+``AT_TIMESTAMP`` of that moment), so a restore before a quiet shard delivered anything does not skip
+records written while the job was down.
 
 This module holds no logic: every setter forwards to the Java builder, which validates.
 
@@ -15,21 +33,41 @@ Example::
               .set_stream_arn("arn:aws:kinesis:eu-west-1:123456789012:stream/telemetry")
               .set_initial_position("TRIM_HORIZON")
               .build())
-    ds = env.from_source(source, WatermarkStrategy.no_watermarks(), "kinesis", Types.STRING())
+    ds = env.from_source(source, reading_watermarks(5_000, 60_000, 300_000), "kinesis", Types.STRING())
 """
 
 from __future__ import annotations
 
+from pyflink.common import WatermarkStrategy
 from pyflink.datastream.connectors import Source
 from pyflink.java_gateway import get_gateway
 
-__all__ = ["KinesisStreamsSource", "KinesisStreamsSourceBuilder"]
+__all__ = ["BINARY_PREFIX", "KinesisStreamsSource", "KinesisStreamsSourceBuilder", "reading_watermarks"]
 
 _JAVA_CLASS = "com.iotanomaly.connectors.kinesis.KinesisStreamsSource"
 
+#: Prefix of a record whose bytes are not UTF-8 text (or start with U+0000); base64 follows.
+BINARY_PREFIX = "\x00base64:"
+
+
+def reading_watermarks(
+    max_out_of_orderness_ms: int, idle_timeout_ms: int, max_future_ms: int
+) -> WatermarkStrategy:
+    """Per-shard event time for JSON readings, to pass to ``env.from_source``.
+
+    Bounded out-of-orderness of ``max_out_of_orderness_ms`` over the top-level ``ts`` (epoch ms, or
+    ISO-8601 with zone); records without a valid ``ts``, before 2000 or more than ``max_future_ms``
+    ahead of the wall clock get timestamp 0, which never advances the watermark. A shard that is
+    quiet for ``idle_timeout_ms`` is marked idle (0 disables idleness).
+    """
+    j_strategy = get_gateway().jvm.com.iotanomaly.connectors.kinesis.ReadingWatermarks.strategy(
+        int(max_out_of_orderness_ms), int(idle_timeout_ms), int(max_future_ms)
+    )
+    return WatermarkStrategy(j_strategy)
+
 
 class KinesisStreamsSource(Source):
-    """Unbounded source of the records' data (UTF-8 strings) of one Kinesis stream."""
+    """Unbounded source of the records' data (framed strings, see the module doc) of one stream."""
 
     def __init__(self, j_source):
         super().__init__(j_source)
@@ -47,7 +85,7 @@ class KinesisStreamsSourceBuilder:
         self._j_builder = jvm.com.iotanomaly.connectors.kinesis.KinesisStreamsSource.builder()
 
     def set_stream_arn(self, stream_arn: str) -> KinesisStreamsSourceBuilder:
-        """Required: ``arn:aws:kinesis:<region>:<account>:stream/<name>``."""
+        """Required: ``arn:aws[-cn|-us-gov]:kinesis:<region>:<12-digit account>:stream/<name>``."""
         self._j_builder.setStreamArn(stream_arn)
         return self
 
@@ -69,7 +107,8 @@ class KinesisStreamsSourceBuilder:
         return self
 
     def set_initial_position(self, position: str) -> KinesisStreamsSourceBuilder:
-        """``TRIM_HORIZON`` or ``LATEST`` (default); for ``AT_TIMESTAMP`` use set_initial_timestamp_ms."""
+        """``TRIM_HORIZON`` or ``LATEST`` (default, pinned to the first start); for ``AT_TIMESTAMP``
+        use set_initial_timestamp_ms."""
         self._j_builder.setInitialPosition(str(position))
         return self
 
@@ -91,6 +130,11 @@ class KinesisStreamsSourceBuilder:
     def set_idle_interval_ms(self, idle_interval_ms: int) -> KinesisStreamsSourceBuilder:
         """Pause before re-polling a shard that returned nothing (default 200 ms)."""
         self._j_builder.setIdleIntervalMs(int(idle_interval_ms))
+        return self
+
+    def set_max_unreachable_ms(self, max_unreachable_ms: int) -> KinesisStreamsSourceBuilder:
+        """How long the endpoint may stay unreachable before the job fails (default 30,000 ms)."""
+        self._j_builder.setMaxUnreachableMs(int(max_unreachable_ms))
         return self
 
     def build(self) -> KinesisStreamsSource:

@@ -12,11 +12,14 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 
-/** Versioned binary form of {@link KinesisEnumeratorState}. */
+/**
+ * Versioned binary form of {@link KinesisEnumeratorState}. Version 2 appends the pinned LATEST start
+ * time; version 1 (without it) is still read.
+ */
 public final class KinesisEnumeratorStateSerializer
         implements SimpleVersionedSerializer<KinesisEnumeratorState> {
 
-    private static final int VERSION = 1;
+    private static final int VERSION = 2;
 
     @Override
     public int getVersion() {
@@ -34,13 +37,14 @@ public final class KinesisEnumeratorStateSerializer
                 KinesisShardSplitSerializer.write(split, out);
             }
             out.writeBoolean(state.isInitialDiscoveryDone());
+            out.writeLong(state.getPinnedStartMillis());
         }
         return bytes.toByteArray();
     }
 
     @Override
     public KinesisEnumeratorState deserialize(int version, byte[] serialized) throws IOException {
-        if (version != VERSION) {
+        if (version != 1 && version != 2) {
             throw new IOException("Unknown KinesisEnumeratorState serializer version " + version);
         }
         try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(serialized))) {
@@ -52,7 +56,9 @@ public final class KinesisEnumeratorStateSerializer
                 unassigned.add(KinesisShardSplitSerializer.read(in));
             }
             boolean initialDiscoveryDone = in.readBoolean();
-            return new KinesisEnumeratorState(assigned, finished, unassigned, initialDiscoveryDone);
+            long pinnedStartMillis = version >= 2 ? in.readLong() : -1L;
+            return new KinesisEnumeratorState(
+                    assigned, finished, unassigned, initialDiscoveryDone, pinnedStartMillis);
         }
     }
 

@@ -9,14 +9,16 @@ import org.apache.flink.metrics.MetricGroup;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import software.amazon.awssdk.core.exception.SdkClientException;
+import software.amazon.awssdk.awscore.exception.AwsServiceException;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.kinesis.KinesisClient;
+import software.amazon.awssdk.services.kinesis.model.DescribeStreamSummaryRequest;
 import software.amazon.awssdk.services.kinesis.model.ExpiredIteratorException;
 import software.amazon.awssdk.services.kinesis.model.GetRecordsRequest;
 import software.amazon.awssdk.services.kinesis.model.GetRecordsResponse;
 import software.amazon.awssdk.services.kinesis.model.GetShardIteratorRequest;
 import software.amazon.awssdk.services.kinesis.model.Record;
+import software.amazon.awssdk.services.kinesis.model.ResourceNotFoundException;
 import software.amazon.awssdk.services.kinesis.model.ShardIteratorType;
 
 import java.time.Instant;
@@ -31,17 +33,23 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Polls GetRecords for the shards of one reader, one shard per {@link #fetch()} call, round-robin.
- * A shard that returned nothing is not polled again before {@code idleIntervalMs}. Throttling and
- * other errors back off that shard exponentially (100 ms .. 10 s) and retry; they never fail the job.
- * An expired iterator is renewed AFTER_SEQUENCE_NUMBER of the last fetched record. A null next iterator
- * (SHARD_END) finishes the split.
+ * A shard that returned nothing is not polled again before {@code idleIntervalMs}.
+ *
+ * <p>Failures ({@link KinesisErrors}): throttling, 5xx and other service answers back off that shard
+ * exponentially with full jitter (100 ms .. 10 s) and retry indefinitely while other shards keep
+ * going. Failing to reach the endpoint is retried the same way for at most {@code maxUnreachableMs}
+ * (any successful call resets the budget), then fails the job. A missing stream, denied access or an
+ * invalid request fails the job at once; both fatal cases throw {@code SuppressRestartsException}
+ * around a {@link KinesisSourceException} so Flink does not restart into the same error. A shard that
+ * disappeared from an existing stream (expired out of retention) is finished.
+ *
+ * <p>An expired iterator is renewed AFTER_SEQUENCE_NUMBER of the last fetched record. A null next
+ * iterator (SHARD_END) finishes the split.
  */
 public class KinesisShardSplitReader implements SplitReader<Record, KinesisShardSplit> {
 
     private static final Logger LOG = LoggerFactory.getLogger(KinesisShardSplitReader.class);
 
-    private static final long MIN_BACKOFF_MS = 100L;
-    private static final long MAX_BACKOFF_MS = 10_000L;
     private static final long MAX_SLEEP_PER_FETCH_MS = 500L;
 
     private final KinesisSourceConfig config;
@@ -49,10 +57,12 @@ public class KinesisShardSplitReader implements SplitReader<Record, KinesisShard
     private final MetricGroup metricGroup;
     private final Map<String, Long> millisBehindLatest = new ConcurrentHashMap<>();
     private final Set<String> gaugesRegistered = new HashSet<>();
+    private final KinesisErrors.UnreachableBudget unreachable;
 
     private final Deque<ShardState> shards = new ArrayDeque<>();
     private final Object sleepLock = new Object();
     private boolean wokenUp;
+    private boolean fatalLogged;
 
     public KinesisShardSplitReader(KinesisSourceConfig config, MetricGroup metricGroup) {
         this(config, config.createClient(), metricGroup);
@@ -62,6 +72,7 @@ public class KinesisShardSplitReader implements SplitReader<Record, KinesisShard
         this.config = config;
         this.client = client;
         this.metricGroup = metricGroup;
+        this.unreachable = new KinesisErrors.UnreachableBudget(config.maxUnreachableMs);
     }
 
     /** Fetch-side progress of one shard. */
@@ -71,7 +82,8 @@ public class KinesisShardSplitReader implements SplitReader<Record, KinesisShard
         /** Last sequence number fetched (handed to the reader), for iterator renewal. */
         String lastFetchedSequenceNumber;
         long notBefore;
-        long backoffMs;
+        /** Consecutive failures, for the backoff ceiling. */
+        int failures;
 
         ShardState(KinesisShardSplit split) {
             this.split = split;
@@ -95,7 +107,8 @@ public class KinesisShardSplitReader implements SplitReader<Record, KinesisShard
                             .shardIterator(shard.iterator)
                             .limit(config.maxRecordsPerGet)
                             .build());
-            shard.backoffMs = 0L;
+            unreachable.success();
+            shard.failures = 0;
             shard.iterator = response.nextShardIterator();
             if (response.millisBehindLatest() != null) {
                 millisBehindLatest.put(shard.split.splitId(), response.millisBehindLatest());
@@ -113,30 +126,103 @@ public class KinesisShardSplitReader implements SplitReader<Record, KinesisShard
             Set<String> finishedSplits = Collections.emptySet();
             if (shard.iterator == null) {
                 LOG.info("Shard {} reached SHARD_END", shard.split.splitId());
-                shards.remove(shard);
-                millisBehindLatest.remove(shard.split.splitId());
-                finishedSplits = Collections.singleton(shard.split.splitId());
+                finishedSplits = finish(shard);
             }
             return new RecordsBySplits<>(records, finishedSplits);
         } catch (ExpiredIteratorException e) {
+            unreachable.success();
             LOG.info("Iterator of shard {} expired; renewing", shard.split.splitId());
             shard.iterator = null;
+        } catch (ResourceNotFoundException e) {
+            unreachable.success();
+            // The shard or the whole stream is gone: only the latter is fatal.
+            Boolean streamExists = streamExists();
+            if (Boolean.TRUE.equals(streamExists)) {
+                LOG.warn("Shard {} no longer exists in {} (expired out of retention?); finishing it",
+                        shard.split.splitId(), config.streamArn);
+                return new RecordsBySplits<>(Collections.emptyMap(), finish(shard));
+            }
+            if (Boolean.FALSE.equals(streamExists)) {
+                throw fail(KinesisErrors.fatalMessage(e, config.streamArn), e);
+            }
+            backOff(shard, e, KinesisErrors.Kind.RETRYABLE);
         } catch (SdkException e) {
-            // Throttling (ProvisionedThroughputExceeded, LimitExceeded, KMS throttling), 5xx,
-            // network errors: wait and retry this shard; other shards keep going.
-            shard.backoffMs = shard.backoffMs == 0L
-                    ? MIN_BACKOFF_MS
-                    : Math.min(MAX_BACKOFF_MS, shard.backoffMs * 2);
-            shard.notBefore = System.currentTimeMillis() + shard.backoffMs;
-            if (e instanceof SdkClientException || shard.backoffMs >= MAX_BACKOFF_MS) {
-                LOG.warn("Reading shard {} failed; retrying in {} ms: {}",
-                        shard.split.splitId(), shard.backoffMs, e.toString());
-            } else {
-                LOG.debug("Reading shard {} throttled/failed; retrying in {} ms",
-                        shard.split.splitId(), shard.backoffMs, e);
+            KinesisErrors.Kind kind = KinesisErrors.classify(e);
+            if (kind == KinesisErrors.Kind.FATAL && isTimestampAheadOfService(shard, e)) {
+                kind = KinesisErrors.Kind.RETRYABLE;
+            }
+            switch (kind) {
+                case FATAL:
+                    unreachable.success();
+                    throw fail(KinesisErrors.fatalMessage(e, config.streamArn), e);
+                case UNREACHABLE:
+                    if (unreachable.failedAndExhausted(System.currentTimeMillis())) {
+                        throw fail(KinesisErrors.unreachableMessage(
+                                e, config.endpointForMessages(), unreachable.budgetMs()), e);
+                    }
+                    backOff(shard, e, kind);
+                    break;
+                default:
+                    unreachable.success(); // the service answered
+                    backOff(shard, e, kind);
             }
         }
         return new RecordsBySplits<>(Collections.emptyMap(), Collections.emptySet());
+    }
+
+    /**
+     * Kinesis rejects an AT_TIMESTAMP iterator whose timestamp is later than its own clock
+     * (InvalidArgumentException). A pinned LATEST or a configured start time that is recent or
+     * still ahead is then a matter of clock skew or waiting, not a broken request: retry it.
+     */
+    private static boolean isTimestampAheadOfService(ShardState shard, SdkException e) {
+        return shard.iterator == null
+                && shard.lastFetchedSequenceNumber == null
+                && shard.split.getStartType() == KinesisShardSplit.StartType.AT_TIMESTAMP
+                && e instanceof AwsServiceException
+                && "InvalidArgumentException".equals(KinesisErrors.errorCode((AwsServiceException) e))
+                && shard.split.getStartingTimestampMillis() > System.currentTimeMillis() - 300_000L;
+    }
+
+    private Set<String> finish(ShardState shard) {
+        shards.remove(shard);
+        millisBehindLatest.remove(shard.split.splitId());
+        return Collections.singleton(shard.split.splitId());
+    }
+
+    /** True/false when DescribeStreamSummary says so; null when that call failed too. */
+    private Boolean streamExists() {
+        try {
+            client.describeStreamSummary(
+                    DescribeStreamSummaryRequest.builder().streamARN(config.streamArn).build());
+            return Boolean.TRUE;
+        } catch (ResourceNotFoundException e) {
+            return Boolean.FALSE;
+        } catch (SdkException e) {
+            LOG.debug("DescribeStreamSummary of {} failed", config.streamArn, e);
+            return null;
+        }
+    }
+
+    private void backOff(ShardState shard, SdkException e, KinesisErrors.Kind kind) {
+        long delay = KinesisErrors.backoffMs(shard.failures++);
+        shard.notBefore = System.currentTimeMillis() + delay;
+        if (kind == KinesisErrors.Kind.UNREACHABLE || shard.failures >= 8) {
+            LOG.warn("Reading shard {} failed ({} in a row); retrying in {} ms: {}",
+                    shard.split.splitId(), shard.failures, delay, e.toString());
+        } else {
+            LOG.debug("Reading shard {} throttled/failed; retrying in {} ms",
+                    shard.split.splitId(), delay, e);
+        }
+    }
+
+    /** Logs a fatal cause once at ERROR and returns the restart-suppressing exception to throw. */
+    private RuntimeException fail(String message, Throwable cause) {
+        if (!fatalLogged) {
+            fatalLogged = true;
+            LOG.error(message, cause);
+        }
+        return KinesisErrors.fatal(message, cause);
     }
 
     private String getShardIterator(ShardState shard) {

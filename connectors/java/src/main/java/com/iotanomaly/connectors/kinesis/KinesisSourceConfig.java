@@ -29,6 +29,8 @@ public final class KinesisSourceConfig implements Serializable {
     final long shardDiscoveryIntervalMs;
     final int maxRecordsPerGet;
     final long idleIntervalMs;
+    /** How long calls may keep failing to reach the endpoint before the job fails. */
+    final long maxUnreachableMs;
 
     KinesisSourceConfig(
             String streamArn,
@@ -40,7 +42,8 @@ public final class KinesisSourceConfig implements Serializable {
             long initialTimestampMillis,
             long shardDiscoveryIntervalMs,
             int maxRecordsPerGet,
-            long idleIntervalMs) {
+            long idleIntervalMs,
+            long maxUnreachableMs) {
         this.streamArn = Objects.requireNonNull(streamArn, "streamArn");
         this.region = region;
         this.endpoint = endpoint;
@@ -51,6 +54,20 @@ public final class KinesisSourceConfig implements Serializable {
         this.shardDiscoveryIntervalMs = shardDiscoveryIntervalMs;
         this.maxRecordsPerGet = maxRecordsPerGet;
         this.idleIntervalMs = idleIntervalMs;
+        this.maxUnreachableMs = maxUnreachableMs;
+    }
+
+    public long getMaxUnreachableMs() {
+        return maxUnreachableMs;
+    }
+
+    /** The endpoint the client talks to, for messages: the override, else the regional AWS one. */
+    String endpointForMessages() {
+        if (endpoint != null && !endpoint.isEmpty()) {
+            return endpoint;
+        }
+        String region = getRegion();
+        return "https://kinesis." + region + (region.startsWith("cn-") ? ".amazonaws.com.cn" : ".amazonaws.com");
     }
 
     public String getStreamArn() {

@@ -12,14 +12,31 @@ import org.apache.flink.api.java.typeutils.ResultTypeQueryable;
 import org.apache.flink.core.io.SimpleVersionedSerializer;
 
 import java.time.Instant;
+import java.util.regex.Pattern;
 
 /**
  * Minimal FLIP-27 Kinesis Data Streams source (polling GetRecords, like the official connector's
  * default reader) for Flink 2.x, written because the official
- * {@code flink-connector-aws-kinesis-streams} 5.x/6.x is not reachable from our Maven mirror. Emits each
- * record's data as a UTF-8 string. Unbounded. Not supported: enhanced fan-out, KPL de-aggregation,
- * watermarks (records carry the approximate arrival time as their timestamp; assign watermarks
- * downstream).
+ * {@code flink-connector-aws-kinesis-streams} 5.x/6.x is not reachable from our Maven mirror. Unbounded.
+ * Not supported: enhanced fan-out, KPL de-aggregation.
+ *
+ * <p><b>Records</b> are emitted as one {@code String} each and no record can fail the reader
+ * ({@link RecordText}): if the bytes are valid UTF-8 and the text does not start with U+0000, the
+ * string is the decoded text; otherwise it is {@code "\\u0000base64:"} ({@link RecordText#BINARY_PREFIX})
+ * followed by the standard base64 (with padding) of the raw bytes. Empty data is {@code ""}. Each
+ * record carries its approximate arrival time as timestamp unless a watermark strategy assigns one.
+ *
+ * <p><b>Event time:</b> pass {@link ReadingWatermarks#strategy} to {@code env.fromSource}: timestamps
+ * and watermarks are then generated per shard inside the source, and each reader's watermark is the
+ * minimum over its shards.
+ *
+ * <p><b>Failures:</b> a missing stream, denied access or an invalid ARN fails the job at once and
+ * without restarts ({@code SuppressRestartsException} around a {@link KinesisSourceException} whose
+ * message starts with {@code "Kinesis source: "}); an unreachable endpoint is retried for
+ * {@link Builder#setMaxUnreachableMs} (30 s) first; throttling and 5xx are retried indefinitely.
+ *
+ * <p><b>Start:</b> LATEST is pinned at the job's first start: the initial shards start AT_TIMESTAMP of
+ * that moment, so a restore before any record was read never skips what was written meanwhile.
  *
  * <p>Delivery: with checkpointing, each record is emitted exactly once into Flink state (a restored
  * shard continues AFTER the last emitted sequence number).
@@ -29,7 +46,7 @@ import java.time.Instant;
  *     .setStreamArn("arn:aws:kinesis:eu-west-1:123456789012:stream/telemetry")
  *     .setInitialPosition(InitialPosition.LATEST)
  *     .build();
- * env.fromSource(source, WatermarkStrategy.noWatermarks(), "kinesis");
+ * env.fromSource(source, ReadingWatermarks.strategy(5_000, 60_000, 300_000), "kinesis");
  * }</pre>
  */
 public class KinesisStreamsSource
@@ -37,6 +54,10 @@ public class KinesisStreamsSource
                 ResultTypeQueryable<String> {
 
     private static final long serialVersionUID = 1L;
+
+    /** arn:aws[-cn|-us-gov]:kinesis:region:account:stream/name (Kinesis stream-name rules). */
+    static final Pattern STREAM_ARN = Pattern.compile(
+            "arn:aws(-cn|-us-gov)?:kinesis:[a-z]{2}(-[a-z]+)+-[0-9]+:[0-9]{12}:stream/[a-zA-Z0-9_.-]{1,128}");
 
     private final KinesisSourceConfig config;
 
@@ -113,10 +134,14 @@ public class KinesisStreamsSource
         private long shardDiscoveryIntervalMs = 10_000L;
         private int maxRecordsPerGet = 10_000;
         private long idleIntervalMs = 200L;
+        private long maxUnreachableMs = 30_000L;
 
         private Builder() {}
 
-        /** Required: {@code arn:aws:kinesis:<region>:<account>:stream/<name>}. */
+        /**
+         * Required: {@code arn:aws[-cn|-us-gov]:kinesis:<region>:<12-digit account>:stream/<name>};
+         * {@link #build()} rejects anything else.
+         */
         public Builder setStreamArn(String streamArn) {
             this.streamArn = streamArn;
             return this;
@@ -180,10 +205,20 @@ public class KinesisStreamsSource
             return this;
         }
 
+        /**
+         * How long Kinesis calls may keep failing to reach the endpoint (connection refused, unknown
+         * host, timeouts) before the job fails without restarts (default 30,000 ms). A successful call
+         * resets it. Throttling and 5xx answers are retried indefinitely and do not count.
+         */
+        public Builder setMaxUnreachableMs(long maxUnreachableMs) {
+            this.maxUnreachableMs = maxUnreachableMs;
+            return this;
+        }
+
         public KinesisStreamsSource build() {
-            if (streamArn == null || !streamArn.startsWith("arn:")) {
-                throw new IllegalArgumentException("A stream ARN (arn:aws:kinesis:...) is required, got "
-                        + streamArn);
+            if (streamArn == null || !STREAM_ARN.matcher(streamArn).matches()) {
+                throw new IllegalArgumentException("Kinesis source: invalid stream ARN " + streamArn
+                        + " (expected arn:aws[-cn|-us-gov]:kinesis:<region>:<12-digit account>:stream/<name>)");
             }
             if (initialPosition == InitialPosition.AT_TIMESTAMP && initialTimestampMillis < 0) {
                 throw new IllegalArgumentException("AT_TIMESTAMP needs setInitialTimestamp(epochMillis)");
@@ -197,9 +232,13 @@ public class KinesisStreamsSource
             if (idleIntervalMs < 0) {
                 throw new IllegalArgumentException("idleIntervalMs must be >= 0");
             }
+            if (maxUnreachableMs <= 0) {
+                throw new IllegalArgumentException("maxUnreachableMs must be > 0");
+            }
             KinesisSourceConfig config = new KinesisSourceConfig(
                     streamArn, region, endpoint, accessKeyId, secretAccessKey, initialPosition,
-                    initialTimestampMillis, shardDiscoveryIntervalMs, maxRecordsPerGet, idleIntervalMs);
+                    initialTimestampMillis, shardDiscoveryIntervalMs, maxRecordsPerGet, idleIntervalMs,
+                    maxUnreachableMs);
             config.getRegion(); // fail fast when no region can be derived
             return new KinesisStreamsSource(config);
         }

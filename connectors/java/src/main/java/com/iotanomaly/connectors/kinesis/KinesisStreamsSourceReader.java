@@ -10,7 +10,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.services.kinesis.model.Record;
 
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -20,7 +19,7 @@ import java.util.function.Supplier;
 
 /**
  * Reader of one subtask: one fetcher thread running {@link KinesisShardSplitReader}; emits record data
- * as UTF-8 strings and tracks the last emitted sequence number per shard (checkpointed).
+ * as strings ({@link RecordText}: UTF-8 text, or prefixed base64 for other bytes) and tracks the last emitted sequence number per shard (checkpointed).
  *
  * <p>Finished shards are reported to the enumerator ({@link SplitsFinishedEvent}) and kept as
  * "finished" markers in this reader's checkpoints until a later checkpoint completes, so a failure
@@ -109,11 +108,14 @@ public class KinesisStreamsSourceReader
         return splitState.toSplit();
     }
 
-    /** Emits the record's data as UTF-8 and then advances the split's checkpointed position. */
+    /**
+     * Emits the record's data framed by {@link RecordText} (text, or prefixed base64 when not UTF-8:
+     * no record can fail the reader), then advances the split's checkpointed position.
+     */
     static final class Emitter implements RecordEmitter<Record, String, KinesisShardSplitState> {
         @Override
         public void emitRecord(Record record, SourceOutput<String> output, KinesisShardSplitState state) {
-            String data = record.data().asString(StandardCharsets.UTF_8);
+            String data = RecordText.encode(record.data() == null ? null : record.data().asByteArrayUnsafe());
             if (record.approximateArrivalTimestamp() != null) {
                 output.collect(data, record.approximateArrivalTimestamp().toEpochMilli());
             } else {

@@ -121,4 +121,54 @@ public class KinesisShardSplitReaderTest {
         assertEquals(ShardIteratorType.AFTER_SEQUENCE_NUMBER, kinesis.iteratorRequests.get(0).shardIteratorType());
         assertEquals("2", kinesis.iteratorRequests.get(0).startingSequenceNumber());
     }
+
+    @Test
+    public void pinnedLatestSplitStartsAtItsTimestamp() throws Exception {
+        FakeKinesis kinesis = new FakeKinesis();
+        kinesis.throttleNext = 0;
+        KinesisShardSplit pinned = new KinesisShardSplit(
+                ARN, "s0", KinesisShardSplit.StartType.AT_TIMESTAMP, null, 1_796_119_200_000L, null, false);
+        KinesisShardSplitReader reader = new KinesisShardSplitReader(config(), kinesis, null);
+        reader.handleSplitsChanges(new SplitsAddition<>(Collections.singletonList(pinned)));
+        reader.fetch();
+        assertEquals(ShardIteratorType.AT_TIMESTAMP, kinesis.iteratorRequests.get(0).shardIteratorType());
+        assertEquals(1_796_119_200_000L, kinesis.iteratorRequests.get(0).timestamp().toEpochMilli());
+    }
+
+    @Test
+    public void emitterNeverFailsOnBinaryData() {
+        KinesisStreamsSourceReader.Emitter emitter = new KinesisStreamsSourceReader.Emitter();
+        KinesisShardSplitState state = new KinesisShardSplitState(new KinesisShardSplit(
+                ARN, "s0", KinesisShardSplit.StartType.TRIM_HORIZON, null, 0L, null, false));
+        List<String> out = new ArrayList<>();
+        org.apache.flink.api.connector.source.SourceOutput<String> output =
+                new org.apache.flink.api.connector.source.SourceOutput<String>() {
+                    @Override
+                    public void collect(String record) {
+                        out.add(record);
+                    }
+
+                    @Override
+                    public void collect(String record, long timestamp) {
+                        out.add(record);
+                    }
+
+                    @Override
+                    public void emitWatermark(org.apache.flink.api.common.eventtime.Watermark watermark) {}
+
+                    @Override
+                    public void markIdle() {}
+
+                    @Override
+                    public void markActive() {}
+                };
+        emitter.emitRecord(Record.builder().sequenceNumber("1").partitionKey("k")
+                .data(SdkBytes.fromByteArray(new byte[] {(byte) 0xff, 0x00})).build(), output, state);
+        emitter.emitRecord(Record.builder().sequenceNumber("2").partitionKey("k")
+                .data(SdkBytes.fromByteArray(new byte[0])).build(), output, state);
+        emitter.emitRecord(Record.builder().sequenceNumber("3").partitionKey("k")
+                .data(SdkBytes.fromUtf8String("{\"ts\":1}")).build(), output, state);
+        assertEquals(List.of(RecordText.BINARY_PREFIX + "/wA=", "", "{\"ts\":1}"), out);
+        assertEquals("3", state.getLastEmittedSequenceNumber());
+    }
 }

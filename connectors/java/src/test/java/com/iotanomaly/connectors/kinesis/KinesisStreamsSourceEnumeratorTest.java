@@ -104,7 +104,8 @@ public class KinesisStreamsSourceEnumeratorTest {
         ctx.register(1);
         e.addReader(1);
         assertEquals(Integer.valueOf(0), ctx.assignedTo.get("s0"));
-        assertEquals(KinesisShardSplit.StartType.LATEST, ctx.splits.get("s0").getStartType());
+        // LATEST is pinned to the first start: AT_TIMESTAMP of that moment.
+        assertEquals(KinesisShardSplit.StartType.AT_TIMESTAMP, ctx.splits.get("s0").getStartType());
 
         // Later discovery: s0 was split into s1 + s2, and s3 is a merge of s1 + s2.
         List<Shard> listed = Arrays.asList(
@@ -177,5 +178,113 @@ public class KinesisStreamsSourceEnumeratorTest {
         e.onShardsListed(null, new RuntimeException("throttled"));
         e.onShardsListed(new ArrayList<>(Collections.singletonList(shard("a", null, null))), null);
         assertEquals(Collections.singleton("a"), ctx.assignedTo.keySet());
+    }
+
+    @Test
+    public void latestIsPinnedToTheFirstStartAndSurvivesRestore() throws Exception {
+        long before = System.currentTimeMillis();
+        FakeContext ctx = new FakeContext();
+        ctx.register(0);
+        KinesisStreamsSourceEnumerator e = new KinesisStreamsSourceEnumerator(
+                ctx, config(InitialPosition.LATEST), KinesisEnumeratorState.empty());
+        long after = System.currentTimeMillis();
+
+        // A checkpoint before the first discovery keeps the pinned time.
+        KinesisEnumeratorStateSerializer serializer = new KinesisEnumeratorStateSerializer();
+        KinesisEnumeratorState early = serializer.deserialize(
+                serializer.getVersion(), serializer.serialize(e.snapshotState(1L)));
+        long pinned = early.getPinnedStartMillis();
+        assertTrue(pinned >= before && pinned <= after);
+        assertTrue(!early.isInitialDiscoveryDone());
+
+        Thread.sleep(5);
+        FakeContext ctx2 = new FakeContext();
+        ctx2.register(0);
+        KinesisStreamsSourceEnumerator restored =
+                new KinesisStreamsSourceEnumerator(ctx2, config(InitialPosition.LATEST), early);
+        restored.onShardsListed(Arrays.asList(shard("a", null, null), shard("b", null, null)), null);
+        for (KinesisShardSplit split : ctx2.splits.values()) {
+            assertEquals(KinesisShardSplit.StartType.AT_TIMESTAMP, split.getStartType());
+            assertEquals("same pinned time after restore, not a new LATEST", pinned,
+                    split.getStartingTimestampMillis());
+        }
+
+        // Children found later still start at TRIM_HORIZON, after their parent.
+        restored.onShardsListed(Arrays.asList(shard("a", null, null), shard("b", null, null),
+                shard("c", "a", null)), null);
+        assertTrue(!ctx2.assignedTo.containsKey("c"));
+        restored.handleSourceEvent(0, new SplitsFinishedEvent(Collections.singleton("a")));
+        assertEquals(KinesisShardSplit.StartType.TRIM_HORIZON, ctx2.splits.get("c").getStartType());
+
+        // A quiet shard (nothing emitted) is checkpointed as assigned: AT_TIMESTAMP of the pin.
+        KinesisShardSplitState quiet = new KinesisShardSplitState(ctx2.splits.get("b"));
+        KinesisShardSplitSerializer splits = new KinesisShardSplitSerializer();
+        KinesisShardSplit back = splits.deserialize(splits.getVersion(), splits.serialize(quiet.toSplit()));
+        assertEquals(KinesisShardSplit.StartType.AT_TIMESTAMP, back.getStartType());
+        assertEquals(pinned, back.getStartingTimestampMillis());
+
+        // Restoring a job whose first discovery is done never pins again.
+        KinesisStreamsSourceEnumerator later = new KinesisStreamsSourceEnumerator(
+                new FakeContext(), config(InitialPosition.LATEST), restored.snapshotState(2L));
+        assertEquals(pinned, later.snapshotState(3L).getPinnedStartMillis());
+    }
+
+    @Test
+    public void otherPositionsAreNotPinned() {
+        for (InitialPosition p : new InitialPosition[] {InitialPosition.TRIM_HORIZON}) {
+            KinesisStreamsSourceEnumerator e = new KinesisStreamsSourceEnumerator(
+                    new FakeContext(), config(p), KinesisEnumeratorState.empty());
+            assertEquals(-1L, e.snapshotState(1L).getPinnedStartMillis());
+        }
+    }
+
+    /** Bytes exactly as the version-1 serializer wrote them (before the pinned start time). */
+    private static byte[] v1Bytes(boolean initialDiscoveryDone, KinesisShardSplit unassigned) throws Exception {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (java.io.DataOutputStream out = new java.io.DataOutputStream(bytes)) {
+            out.writeInt(1);
+            out.writeUTF("a");
+            out.writeInt(1);
+            out.writeUTF("old");
+            out.writeInt(1);
+            out.writeUTF(unassigned.getStreamArn());
+            out.writeUTF(unassigned.getShardId());
+            out.writeUTF(unassigned.getStartType().name());
+            out.writeBoolean(false);
+            out.writeLong(unassigned.getStartingTimestampMillis());
+            out.writeInt(0);
+            out.writeBoolean(false);
+            out.writeBoolean(initialDiscoveryDone);
+        }
+        return bytes.toByteArray();
+    }
+
+    @Test
+    public void readsVersionOneEnumeratorState() throws Exception {
+        KinesisShardSplit b = new KinesisShardSplit(
+                ARN, "b", KinesisShardSplit.StartType.LATEST, null, 0L, null, false);
+        KinesisEnumeratorStateSerializer serializer = new KinesisEnumeratorStateSerializer();
+        assertEquals(2, serializer.getVersion());
+        KinesisEnumeratorState old = serializer.deserialize(1, v1Bytes(true, b));
+        assertEquals(Collections.singleton("a"), old.getAssignedShardIds());
+        assertEquals(Collections.singleton("old"), old.getFinishedShardIds());
+        assertEquals(Collections.singletonList(b), old.getUnassignedSplits());
+        assertTrue(old.isInitialDiscoveryDone());
+        assertEquals(-1L, old.getPinnedStartMillis());
+
+        // An old state restored after the first discovery keeps its splits as they were.
+        FakeContext ctx = new FakeContext();
+        ctx.register(0);
+        KinesisStreamsSourceEnumerator e =
+                new KinesisStreamsSourceEnumerator(ctx, config(InitialPosition.LATEST), old);
+        e.addReader(0);
+        assertEquals(KinesisShardSplit.StartType.LATEST, ctx.splits.get("b").getStartType());
+
+        // An old state from before the first discovery pins LATEST at restore (best possible).
+        KinesisEnumeratorState fresh = serializer.deserialize(1, v1Bytes(false, b));
+        long before = System.currentTimeMillis();
+        long pinned = new KinesisStreamsSourceEnumerator(new FakeContext(), config(InitialPosition.LATEST), fresh)
+                .snapshotState(1L).getPinnedStartMillis();
+        assertTrue(pinned >= before);
     }
 }
