@@ -3,17 +3,20 @@
 Authentication comes from the instance's Secrets Manager secret (its ARN is a runtime property):
 an API token when the secret holds ``token``, otherwise the ``username``/``password`` that AWS
 generates for a new instance, exchanged for a session at /api/v2/signin. Points the server
-refuses (HTTP 4xx) come back with the reason for the dead letters; 429/5xx are retried.
+refuses (HTTP 4xx) come back with the reason for the dead letters; 429, 5xx, connection errors
+and timeouts are retried with backoff (connectors.aws), then raised, so the job restarts from its
+checkpoint. Rewriting a batch is safe: a point with the same series and time overwrites itself.
 """
 
 from __future__ import annotations
 
 import base64
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
+
+from connectors.aws import RetryPolicy, default_policy, is_transient
 
 MAX_POINTS_PER_WRITE = 5_000  # InfluxDB's recommended batch size
 
@@ -50,12 +53,17 @@ class InfluxWriter:
     """Writes line-protocol points to one bucket; returns the refused ones with a reason."""
 
     def __init__(
-        self, endpoint: str, organization: str, bucket: str, credentials: Mapping[str, str], attempts: int = 4
+        self,
+        endpoint: str,
+        organization: str,
+        bucket: str,
+        credentials: Mapping[str, str],
+        policy: RetryPolicy | None = None,
     ) -> None:
         self._base = endpoint.rstrip("/")
         self._query = urllib.parse.urlencode({"org": organization, "bucket": bucket, "precision": "ms"})
         self._credentials = credentials
-        self._attempts = attempts
+        self._policy = policy or default_policy()
         self._auth: dict[str, str] | None = None
         self.written = 0
 
@@ -90,25 +98,30 @@ class InfluxWriter:
         return refused
 
     def _post(self, body: bytes) -> str | None:
-        """None on success, else why the batch was refused."""
-        delay = 0.5
-        for attempt in range(self._attempts):
-            headers = {"Content-Type": "text/plain; charset=utf-8", **self._headers()}
-            req = urllib.request.Request(
-                f"{self._base}/api/v2/write?{self._query}", data=body, method="POST", headers=headers
-            )
+        """None on success, else why the batch was refused; raises when retries run out."""
+        backoff = self._policy.start(f"InfluxDB write to {self._base}")
+        signed_in_again = False
+        while True:
             try:
-                with urllib.request.urlopen(req, timeout=30):
+                headers = {"Content-Type": "text/plain; charset=utf-8", **self._headers()}
+                req = urllib.request.Request(
+                    f"{self._base}/api/v2/write?{self._query}", data=body, method="POST", headers=headers
+                )
+                with urllib.request.urlopen(req, timeout=30) as resp:
+                    resp.read()
                     return None
             except urllib.error.HTTPError as exc:
                 detail = exc.read().decode("utf-8", "replace")[:300]
-                if exc.code == 401 and attempt == 0:
-                    self._auth = None  # session expired: sign in again
+                if exc.code == 401 and not signed_in_again:
+                    self._auth = None  # session expired: sign in again, once
+                    signed_in_again = True
                     continue
-                if exc.code != 429 and exc.code < 500:
+                if exc.code in (401, 403):  # credentials, not data: fail the job, keep the points
+                    raise RuntimeError(f"InfluxDB at {self._base} refused the credentials: {detail}") from exc
+                if not is_transient(exc):
                     return f"refused by InfluxDB (HTTP {exc.code}): {detail}"
-            except urllib.error.URLError:
-                pass  # connection trouble: retry
-            time.sleep(delay)
-            delay = min(delay * 2, 8.0)
-        raise RuntimeError(f"InfluxDB at {self._base} unavailable after {self._attempts} attempts")
+                backoff.wait(f"HTTP {exc.code}: {detail}")
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                backoff.wait(exc)

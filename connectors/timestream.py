@@ -4,6 +4,9 @@ The service takes at most 100 records per WriteRecords call and rejects records 
 memory-store window (RejectedRecordsException, with a reason per record). The local emulator
 accepts anything, so the limits are checked here before sending, and every record the service
 or this check refuses comes back to the caller as ``(record, reason)`` for the dead letters.
+Throttling, 5xx and connection errors are retried with backoff (connectors.aws); when the budget
+is spent ``write`` raises, and the job restarts from its checkpoint. Rewriting a batch is safe:
+Timestream accepts an identical record again as a no-op (same dimensions, time and measures).
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable, Sequence
+
+from connectors.aws import RetryPolicy, default_policy, is_transient
 
 MAX_RECORDS_PER_WRITE = 100
 MAX_FUTURE_MS = 15 * 60 * 1000  # Timestream rejects records more than 15 minutes ahead
@@ -63,8 +68,16 @@ def check_record(record: dict, now_ms: int, memory_retention_ms: int) -> str | N
 class TimestreamWriter:
     """Writes records to one table in batches of at most 100; returns what was rejected."""
 
-    def __init__(self, client, database: str, table: str, memory_retention_hours: int = 24) -> None:  # noqa: ANN001
+    def __init__(  # noqa: ANN001 - boto3 client
+        self,
+        client,
+        database: str,
+        table: str,
+        memory_retention_hours: int = 24,
+        policy: RetryPolicy | None = None,
+    ) -> None:
         self._client = client
+        self._policy = policy or default_policy()
         self._database = database
         self._table = table
         self._retention_ms = memory_retention_hours * 3_600_000
@@ -86,13 +99,22 @@ class TimestreamWriter:
 
     def _write_batch(self, batch: list[dict]) -> Iterable[tuple[dict, str]]:
         exc_type = self._client.exceptions.RejectedRecordsException
-        try:
-            self._client.write_records(DatabaseName=self._database, TableName=self._table, Records=batch)
-        except exc_type as exc:
-            refused = {
-                r["RecordIndex"]: r.get("Reason", "rejected") for r in exc.response.get("RejectedRecords", [])
-            }
-            self.written += len(batch) - len(refused)
-            return [(batch[i], f"rejected by Timestream: {reason}") for i, reason in refused.items()]
-        self.written += len(batch)
-        return []
+        backoff = self._policy.start(f"Timestream WriteRecords to {self._database}.{self._table}")
+        while True:
+            try:
+                self._client.write_records(DatabaseName=self._database, TableName=self._table, Records=batch)
+            except exc_type as exc:
+                # per-record verdicts: the others were written, these never will be
+                refused = {
+                    r["RecordIndex"]: r.get("Reason", "rejected")
+                    for r in exc.response.get("RejectedRecords", [])
+                }
+                self.written += len(batch) - len(refused)
+                return [(batch[i], f"rejected by Timestream: {reason}") for i, reason in refused.items()]
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                backoff.wait(exc)
+                continue
+            self.written += len(batch)
+            return []

@@ -1,9 +1,35 @@
 """Flink adapters for the sinks: the S3 archive (JVM file sink) and batching Python writers.
 
 Timestream, InfluxDB, SNS and CloudWatch have no Flink 2.x sink, so a keyed Python function
-buffers items in keyed state (checkpointed: nothing buffered is lost on failure; delivery is at
-least once), flushes when a batch is full, after ``flush_interval_ms`` of processing time, and at
-the end of the stream, and sends whatever the service refuses to a side output for the dead letters.
+buffers items in keyed state (checkpointed), flushes when a batch is full, after
+``flush_interval_ms`` of processing time, and at the end of the stream, and sends whatever the
+service refuses for good (validation, rejected record, too large) to a side output for the dead
+letters. Transient failures (throttling, 5xx, connection errors, timeouts) are retried by the
+writers with backoff (``connectors.aws``); when a batch's budget runs out the writer raises, the
+task fails, and the job restarts from its last checkpoint: nothing is dropped.
+
+Why no item is lost across that restart (and why it does not matter that ``_flush`` reads the
+buffer before writing and clears it after): PyFlink sends a bundle's state changes to the state
+backend when the bundle finishes, and a checkpoint barrier is only processed after the bundle
+finished. So a completed checkpoint holds the buffer exactly as it was after the elements before
+the barrier; a flush that raised never reaches one. On restart the buffer comes back from that
+checkpoint, the timers with it, and the source replays every element after the barrier, so each
+item is buffered (and written) again. Writing before clearing also keeps the buffer intact in the
+(unused) case where a caller would catch the writer's exception and carry on.
+
+Delivery per sink, since a batch can be written again (a retried call whose answer was lost, or a
+replay after a restart):
+- Timestream: at least once, deduplicated by the service: an identical record (same dimensions,
+  time, measure name and values) is accepted again as a no-op.
+- InfluxDB: at least once, deduplicated by the service: a point with the same series (measurement
+  + tags) and time overwrites the earlier one.
+- SNS: once per ``alert_id`` when the job has an archive: the alert ledger beside it
+  (``connectors.alert_ledger``) skips ids already published, so a replay after a restore does not
+  alert twice; the one window left is a crash between publishing and recording the id (a
+  duplicate, never a loss). Without an archive: at least once. FIFO topics (ARN ending in
+  ``.fifo``) also get MessageDeduplicationId = ``alert_id`` (SNS drops repeats for 5 minutes).
+- CloudWatch anomaly counts: at least once: a replayed batch is counted again.
+- S3 archive (raw, late, dead letters, anomalies): exactly once (files commit on checkpoint).
 """
 
 from __future__ import annotations
@@ -77,11 +103,11 @@ class BatchingSink(KeyedProcessFunction):
 
     def _flush(self):
         items = list(self._buffer.get() or ())
+        # the writer raises when retries run out: then the buffer stays as it is (module docstring)
+        refused = self._writer(items) if items else []
         self._buffer.clear()
         self._count.clear()
-        if not items:
-            return
-        for item, reason in self._writer(items):
+        for item, reason in refused:
             yield REJECTED, json.dumps({"sink": self._name, "reason": reason, "item": item}, default=str)
 
 
@@ -201,12 +227,19 @@ def severity_and_time(row: Row) -> tuple[str, int]:
 
 
 class SnsWriterFactory:
-    def __init__(self, region: str, endpoint: str, topic_arn: str) -> None:
-        self.args = (region, endpoint, topic_arn)
+    """SNS publisher; with an archive, alert ids already published (a replay after a restore) are
+    skipped through the alert ledger beside the archive (``connectors.alert_ledger``)."""
+
+    def __init__(self, region: str, endpoint: str, topic_arn: str, archive_path: str = "") -> None:
+        self.args = (region, endpoint, topic_arn, archive_path)
 
     def __call__(self) -> Writer:
-        region, endpoint, topic_arn = self.args
-        return SnsPublisher(aws.client("sns", region, endpoint), topic_arn).publish
+        from connectors.alert_ledger import deduplicated, ledger_for
+
+        region, endpoint, topic_arn, archive_path = self.args
+        publish = SnsPublisher(aws.client("sns", region, endpoint), topic_arn).publish
+        ledger = ledger_for(archive_path, lambda: aws.client("s3", region, endpoint))
+        return deduplicated(publish, ledger) if ledger else publish
 
 
 def batching_sink(

@@ -10,6 +10,8 @@ from constructs import Construct
 from .config import DeploymentConfig
 from .security import removal_policy
 
+ALERT_LEDGER_PREFIX = "alert-ledger/"  # connectors/alert_ledger.py LEDGER_PREFIX
+
 
 class DataBuckets(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, cfg: DeploymentConfig, key: kms.IKey) -> None:
@@ -35,9 +37,27 @@ class DataBuckets(Construct):
         )
 
         self.raw = self._data_bucket("Raw", f"iot-anomaly-raw-{suffix}", cfg, key)
-        self.processed = self._data_bucket("Processed", f"iot-anomaly-processed-{suffix}", cfg, key)
+        # The job's alert ledger (ids of published alerts, one empty object each) only needs to
+        # outlive a restore's replay: a week, not the archive's retention.
+        ledger = s3.LifecycleRule(
+            id="expire-alert-ledger",
+            enabled=True,
+            prefix=ALERT_LEDGER_PREFIX,
+            expiration=Duration.days(7),
+            noncurrent_version_expiration=Duration.days(1),
+        )
+        self.processed = self._data_bucket(
+            "Processed", f"iot-anomaly-processed-{suffix}", cfg, key, extra_rules=[ledger]
+        )
 
-    def _data_bucket(self, construct_id: str, name: str, cfg: DeploymentConfig, key: kms.IKey) -> s3.Bucket:
+    def _data_bucket(
+        self,
+        construct_id: str,
+        name: str,
+        cfg: DeploymentConfig,
+        key: kms.IKey,
+        extra_rules: list[s3.LifecycleRule] | None = None,
+    ) -> s3.Bucket:
         return s3.Bucket(
             self,
             construct_id,
@@ -51,7 +71,7 @@ class DataBuckets(Construct):
             versioned=True,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix=f"{name}/",
-            lifecycle_rules=self._lifecycle(cfg),
+            lifecycle_rules=self._lifecycle(cfg) + (extra_rules or []),
             removal_policy=removal_policy(cfg),
             auto_delete_objects=not cfg.is_production,
         )

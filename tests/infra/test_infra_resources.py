@@ -184,6 +184,14 @@ def test_data_buckets_sse_kms_versioned_logged_lifecycle(dev):
         assert rule["ExpirationInDays"] == 365
 
 
+def test_the_alert_ledger_prefix_expires_after_a_week(dev):
+    from connectors.alert_ledger import LEDGER_PREFIX
+
+    rules = _bucket(dev, dev.stack.buckets.processed)["Properties"]["LifecycleConfiguration"]["Rules"]
+    ledger = [r for r in rules if r.get("Prefix") == LEDGER_PREFIX]
+    assert len(ledger) == 1 and ledger[0]["ExpirationInDays"] == 7 and ledger[0]["Status"] == "Enabled"
+
+
 @pytest.mark.parametrize("config", ["dev", "prod"])
 def test_every_bucket_blocks_public_access_and_enforces_tls(config, request):
     s = request.getfixturevalue(config)
