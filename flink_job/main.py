@@ -33,12 +33,18 @@ def default_app_root() -> Path:
     return Path(script).resolve().parent if script else Path.cwd()
 
 
-def start_up(properties: str | None = None, app_root: str | os.PathLike | None = None) -> AppConfig:
+def start_up(
+    properties: str | None = None, app_root: str | os.PathLike | None = None, restore: str | None = None
+) -> AppConfig:
     """Load and validate the config, prepare a local run, read secrets; raise ConfigError on bad input."""
     global _api_credentials
     from flink_job.pipeline.environment import prepare_process_env
 
     cfg = load_config(properties, app_root=app_root if app_root is not None else default_app_root())
+    if restore:  # --restore overrides local.restore
+        from flink_job.pipeline.checkpoints import with_restore
+
+        cfg = with_restore(cfg, restore)
     prepare_process_env(cfg)  # pyFiles on the path before boto3 is imported
     from flink_job.secrets import load_api_credentials
 
@@ -57,12 +63,14 @@ def start_up(properties: str | None = None, app_root: str | os.PathLike | None =
     return cfg
 
 
-def build(properties: str | None = None, app_root: str | os.PathLike | None = None):  # noqa: ANN201
+def build(  # noqa: ANN201
+    properties: str | None = None, app_root: str | os.PathLike | None = None, restore: str | None = None
+):
     """Load the config and build the whole graph; nothing runs yet. -> (env, t_env, cfg, graph)"""
     from flink_job.pipeline.environment import create_environments
     from flink_job.pipeline.graph import build_graph
 
-    cfg = start_up(properties, app_root)
+    cfg = start_up(properties, app_root, restore)
     env, t_env = create_environments(cfg)
     graph = build_graph(env, t_env, cfg)
     return env, t_env, cfg, graph
@@ -98,9 +106,14 @@ def main(argv: list[str] | None = None, app_root: str | os.PathLike | None = Non
     parser.add_argument(
         "--properties", help="runtime-properties JSON (MSF's PropertyGroupId/PropertyMap list)"
     )
+    parser.add_argument(
+        "--restore",
+        help="local runs: resume from 'latest' (the newest completed checkpoint or savepoint under "
+        "local.checkpoint_dir) or a checkpoint/savepoint path; overrides local.restore",
+    )
     args = parser.parse_args(argv)
     try:
-        env, _t_env, cfg, _graph = build(args.properties, app_root)
+        env, _t_env, cfg, _graph = build(args.properties, app_root, args.restore)
     except ConfigError as exc:
         _say(f"iot-anomaly: configuration error: {exc}")
         return 2
@@ -108,8 +121,33 @@ def main(argv: list[str] | None = None, app_root: str | os.PathLike | None = Non
         _say(f"iot-anomaly: job failed to start: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
         return 1
     print(describe(cfg, args.properties), flush=True)
-    env.execute(JOB_NAME)
+    try:
+        env.execute(JOB_NAME)
+    except Exception as exc:  # noqa: BLE001 - one line naming the cause, then the details
+        _say(f"iot-anomaly: job failed: {root_cause(exc)}")
+        traceback.print_exc()
+        return 1
     return 0
+
+
+def root_cause(exc: BaseException) -> str:
+    """The most telling line of a failed job: a Kinesis source cause if any, else the deepest cause.
+
+    A local job's failure arrives as a Py4J error wrapping Flink's JobExecutionException, whose
+    chain ends in what really went wrong (a missing stream, an unreachable endpoint, a sink fault).
+    """
+    messages: list[str] = []
+    j_exc = getattr(exc, "java_exception", None)
+    seen = 0
+    while j_exc is not None and seen < 50:
+        messages.append(f"{j_exc.getClass().getSimpleName()}: {j_exc.getMessage()}")
+        j_exc, seen = j_exc.getCause(), seen + 1
+    if not messages:
+        messages = [f"{type(exc).__name__}: {exc}"]
+    for message in messages:
+        if "Kinesis source: " in message:
+            return message[message.index("Kinesis source: ") :].splitlines()[0]
+    return messages[-1].splitlines()[0]
 
 
 if __name__ == "__main__":

@@ -97,9 +97,17 @@ def _run_job(args: argparse.Namespace) -> int:
 
     from flink_job.main import main as job_main
 
-    if not args.msf:
-        os.environ.setdefault("IOT_ANOMALY_LOCAL", "true")  # this CLI is a developer tool
-    return job_main(["--properties", args.properties])
+    argv = ["--properties", args.properties]
+    if args.restore:
+        argv += ["--restore", args.restore]
+    if args.msf:
+        return job_main(argv)
+    os.environ.setdefault("IOT_ANOMALY_LOCAL", "true")  # this CLI is a developer tool
+    from flink_job.pipeline.environment import current_local_run
+    from localdev.checkpoints import DrainedStopOnSignal
+
+    with DrainedStopOnSignal(current_local_run):
+        return job_main(argv)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -159,9 +167,23 @@ def build_parser() -> argparse.ArgumentParser:
         "run-job",
         help="run the Flink job on a local minicluster",
         description="Run the job on a local minicluster with a runtime-properties JSON (MSF's shape); "
-        "its 'local' group (endpoint, jars, checkpointing) applies unless --msf.",
+        "its 'local' group (endpoint, jars, checkpointing) applies unless --msf. The web UI and REST "
+        "API listen on 127.0.0.1 (local.rest_port, 0: a free port; the URL is printed). Checkpoints "
+        "go to local.checkpoint_dir and are kept when the job fails, is cancelled or the process "
+        "dies. Ctrl-C (SIGINT) or SIGTERM stops the job with a drained savepoint (windows and "
+        "buffers flushed, nothing read is lost) in <checkpoint_dir>/savepoints and prints its "
+        "path; a second signal aborts at once.",
     )
     p.add_argument("--properties", required=True, help="runtime-properties JSON ('local-aws up' writes one)")
+    p.add_argument(
+        "--restore",
+        metavar="latest|PATH",
+        help="resume instead of starting fresh: 'latest' takes the newest completed checkpoint "
+        "(<checkpoint_dir>/<job-id>/chk-N with a _metadata file) or savepoint under "
+        "local.checkpoint_dir, e.g. after a crash or Ctrl-C; PATH is a checkpoint or savepoint "
+        "folder (or file:// URL). Overrides local.restore. The Kinesis source resumes from the "
+        "positions in that snapshot and the S3 archive neither loses nor repeats records.",
+    )
     p.add_argument("--msf", action="store_true", help="behave as on MSF: ignore the 'local' group")
     p.set_defaults(func=_run_job)
 
@@ -189,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"iot-anomaly {args.command}: interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:  # noqa: BLE001 - one readable line for expected failures
         from flink_job.core.errors import ConfigError
 

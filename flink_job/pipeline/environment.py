@@ -2,17 +2,21 @@
 
 MSF 2.2 rejects configuration keys outside its allow-list and owns checkpointing, jars and JVM
 options, so those are set only for local runs. A local run of the unzipped MSF zip (no
-``local.jars``) takes its jar and Python path from the run options, as MSF does.
+``local.jars``) takes its jar and Python path from the run options, as MSF does. Local runs keep
+their last checkpoint when cancelled, failed or killed, can resume from it (``local.restore``, see
+``flink_job.pipeline.checkpoints``) and serve the REST API / web UI on 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import sys
-import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from flink_job.config import AppConfig
+from flink_job.config import AppConfig, LocalConfig
+from flink_job.pipeline.checkpoints import default_checkpoint_dir, resolve_restore
 
 
 # PyFlink's Python-side knobs: large bundles so keyed state is not flushed every 1,000 records
@@ -30,10 +34,50 @@ def python_options(cfg: AppConfig) -> dict[str, str]:
     }
 
 
+# A free port chosen once per process when local.rest_port is 0, so the URL printed (and the
+# REST calls of ``iot-anomaly run-job``) match the port the minicluster binds.
+_free_rest_port: int | None = None
+
+
+@dataclass(frozen=True)
+class LocalRun:
+    """Where the local minicluster of this process can be reached and keeps its snapshots."""
+
+    rest_url: str  # REST API and web UI, on 127.0.0.1
+    checkpoint_dir: str  # file:// URL
+    restored_from: str | None  # the checkpoint/savepoint restored, if any
+
+
+_local_run: LocalRun | None = None
+
+
+def current_local_run() -> LocalRun | None:
+    """The local run that ``create_environments`` set up in this process (None before / on MSF)."""
+    return _local_run
+
+
+def rest_port(loc: LocalConfig) -> int:
+    """``local.rest_port``, or (0) a free loopback port chosen once for this process."""
+    global _free_rest_port
+    if loc.rest_port:
+        return loc.rest_port
+    if _free_rest_port is None:
+        # Flink's own "0" would bind a random port we cannot read back from PyFlink easily.
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            _free_rest_port = s.getsockname()[1]
+    return _free_rest_port
+
+
+def checkpoint_dir(loc: LocalConfig) -> str:
+    return loc.checkpoint_dir or default_checkpoint_dir()
+
+
 def local_options(cfg: AppConfig) -> dict[str, str]:
     """Settings MSF forbids from code; applied only off MSF."""
     assert cfg.local is not None
     loc = cfg.local
+    port = str(rest_port(loc))
     opts = {
         "python.executable": sys.executable,
         "python.client.executable": sys.executable,
@@ -41,18 +85,29 @@ def local_options(cfg: AppConfig) -> dict[str, str]:
         "execution.checkpointing.min-pause": f"{min(1000, loc.checkpoint_interval_ms)} ms",
         # detector state outgrows the JobManager's 5 MB in-memory checkpoint limit
         "execution.checkpointing.storage": "filesystem",
-        "execution.checkpointing.dir": loc.checkpoint_dir
-        or Path(tempfile.gettempdir(), "iot-anomaly-checkpoints").as_uri(),
+        "execution.checkpointing.dir": checkpoint_dir(loc),
+        # keep the last checkpoint when the job is cancelled or fails (and when the process is
+        # killed, nothing deletes it anyway): `--restore latest` resumes from it
+        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
         "parallelism.default": str(loc.parallelism),
         # fail visibly instead of restarting forever on a developer machine
         "restart-strategy.type": "fixed-delay",
-        "restart-strategy.fixed-delay.attempts": "2",
-        "restart-strategy.fixed-delay.delay": "2 s",
+        "restart-strategy.fixed-delay.attempts": str(loc.restart_attempts),
+        "restart-strategy.fixed-delay.delay": f"{loc.restart_delay_ms} ms",
+        # the REST API and web UI, on loopback only; bind-port wins over port for the server, and
+        # the local executor would set it to "0" (random) if absent
+        "rest.bind-address": "127.0.0.1",
+        "rest.address": "127.0.0.1",
+        "rest.bind-port": port,
+        "rest.port": port,
         # S3 through the flink-s3-fs-hadoop plugin, pointed at the emulator
         "s3.path.style.access": "true",
         "s3.access-key": "testing",
         "s3.secret-key": "testing",
     }
+    restore_path = resolve_restore(loc.restore, checkpoint_dir(loc))
+    if restore_path:
+        opts["execution.state-recovery.path"] = restore_path
     jars = cfg.pipeline_jars()  # local.jars, else the run options' jarfile in the unzipped zip
     if jars:
         opts["pipeline.jars"] = jars
@@ -61,7 +116,22 @@ def local_options(cfg: AppConfig) -> dict[str, str]:
     if loc.aws_endpoint:
         opts["s3.endpoint"] = loc.aws_endpoint
         opts["s3.endpoint.region"] = cfg.sinks.aws_region
+    if submitted_by_cli():
+        # `flink run` to a session cluster: the CLI owns the cluster's address, -p and -j, and the
+        # job's settings would override them (a random REST port, no flink-python jar, no -p).
+        for key in CLI_OWNED_KEYS:
+            opts.pop(key, None)
     return opts
+
+
+CLI_OWNED_KEYS = ("rest.bind-address", "rest.address", "rest.bind-port", "rest.port", "parallelism.default",
+                  "pipeline.jars")  # fmt: skip
+
+
+def submitted_by_cli() -> bool:
+    """True under ``flink run``: its Python launcher sets PYFLINK_GATEWAY_PORT; a plain
+    ``python -m flink_job.main`` starts a gateway of its own and has no such variable."""
+    return "PYFLINK_GATEWAY_PORT" in os.environ
 
 
 def flink_options(cfg: AppConfig) -> dict[str, str]:
@@ -136,6 +206,12 @@ def create_environments(cfg: AppConfig):  # noqa: ANN201 - (StreamExecutionEnvir
     env = StreamExecutionEnvironment.get_execution_environment(conf)
     if cfg.is_local:
         _init_filesystems(conf)
+        global _local_run
+        restored = options.get("execution.state-recovery.path")
+        rest = f"http://127.0.0.1:{options['rest.port']}" if "rest.port" in options else ""
+        _local_run = LocalRun(rest, checkpoint_dir(cfg.local), restored)
+        if restored:
+            print(f"iot-anomaly: restoring from {restored} (local.restore={cfg.local.restore})", flush=True)
     if cfg.pipeline.parallelism:
         env.set_parallelism(cfg.pipeline.parallelism)
     t_env = StreamTableEnvironment.create(env, EnvironmentSettings.in_streaming_mode())
