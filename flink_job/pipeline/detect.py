@@ -7,15 +7,21 @@ pure-Python ``SeriesMonitor`` (one per sensor) does the detection; the device's 
 Flink keyed state, checkpointed. One event-time timer per device raises the silent-device check
 and, much later, drops the state of a device that has disappeared (TTL done with a timer:
 PyFlink's state TTL bypasses its state cache and costs ~3x).
+
+Event time stops when every shard stops (a fleet-wide outage, a dead gateway): no watermark, no
+event-time timer, no silence alert. So each device also keeps one processing-time timer, every
+``silence_timeout_ms`` of wall-clock time; it raises silence only when this subtask has received
+nothing at all for that long (the input is stalled), never while data flows or a backlog is read.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 from pyflink.common import Row, Types
-from pyflink.datastream import KeyedProcessFunction, OutputTag, RuntimeContext
+from pyflink.datastream import KeyedProcessFunction, OutputTag, RuntimeContext, TimeDomain
 from pyflink.datastream.state import ValueStateDescriptor
 
 from flink_job.core.detection.config import DetectionConfig, ThresholdConfig
@@ -59,12 +65,13 @@ class DeviceMonitors:
     keep the state format; between checkpoints PyFlink's state cache keeps the live object.
     """
 
-    __slots__ = ("device_id", "monitors", "last_ts")
+    __slots__ = ("device_id", "monitors", "last_ts", "stall_timer")
 
     def __init__(self, device_id: str) -> None:
         self.device_id = device_id
         self.monitors: dict[str, SeriesMonitor] = {}
         self.last_ts = -1
+        self.stall_timer = 0  # the pending processing-time timer (wall-clock ms), 0: none
 
     def monitor(self, sensor: str, detection: DetectionConfig, thresholds: ThresholdConfig) -> SeriesMonitor:
         m = self.monitors.get(sensor)
@@ -77,6 +84,7 @@ class DeviceMonitors:
             "v": DEVICE_STATE_VERSION,
             "device_id": self.device_id,
             "last_ts": self.last_ts,
+            "stall_timer": self.stall_timer,
             "monitors": {s: m.to_state() for s, m in self.monitors.items()},
         }
 
@@ -88,6 +96,7 @@ class DeviceMonitors:
             raise ValueError(f"unsupported device state version {state.get('v')!r}")
         dev = cls(state["device_id"])
         dev.last_ts = int(state["last_ts"])
+        dev.stall_timer = int(state.get("stall_timer", 0))  # absent in states written before it
         dev.monitors = {
             s: SeriesMonitor.from_state(st, dev.device_id, s, detection, thresholds)
             for s, st in state["monitors"].items()
@@ -164,23 +173,33 @@ class DetectAnomalies(KeyedProcessFunction):
     def open(self, runtime_context: RuntimeContext) -> None:
         _CONFIGS.update(detection=self._detection, thresholds=self._thresholds)
         self._state = runtime_context.get_state(ValueStateDescriptor("device", Types.PICKLED_BYTE_ARRAY()))
+        # Wall-clock time of the last input at this subtask; a (re)start counts as input, so the
+        # processing-time timers restored from a checkpoint do not fire silence while catching up.
+        self._last_input_ms = _wall_ms()
 
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context):
+        self._last_input_ms = _wall_ms()
         dev = self._state.value() or DeviceMonitors(value[0])
         previous = dev.last_ts
         columns = {s: value[2 + i] for i, s in enumerate(SENSORS)}
         yield from detect_batch(
             dev, value[1], columns, self._detection, self._thresholds, self._with_readings
         )
+        timers = ctx.timer_service()
+        if dev.stall_timer == 0:
+            dev.stall_timer = self._last_input_ms + self._detection.silence_timeout_ms
+            timers.register_processing_time_timer(dev.stall_timer)
         self._state.update(dev)
         if dev.last_ts != previous:
-            timers = ctx.timer_service()
             if previous >= 0:
                 timers.delete_event_time_timer(previous + self._detection.silence_timeout_ms)
             timers.register_event_time_timer(dev.last_ts + self._detection.silence_timeout_ms)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
         dev = self._state.value()
+        if ctx.time_domain() == TimeDomain.PROCESSING_TIME:
+            yield from self._on_stall_timer(dev, ctx)
+            return
         # A drained stop (or the end of a replay) pushes the watermark to the end of time: every
         # device would look silent at once, so that is not a silence.
         if dev is None or ctx.timer_service().current_watermark() >= END_OF_TIME:
@@ -188,10 +207,41 @@ class DetectAnomalies(KeyedProcessFunction):
         if timestamp >= dev.last_ts + self._ttl_ms:
             self._state.clear()  # gone for longer than the state TTL
             return
-        verdicts = [v for m in dev.monitors.values() if (v := m.check_silence(timestamp)) is not None]
+        row = self._silence(dev, timestamp, "")
         self._state.update(dev)
-        if verdicts:
-            v = verdicts[0]
-            reason = f"device silent: no reading for {(timestamp - dev.last_ts) / 1000:.0f} s"
-            yield Row(dev.device_id, DEVICE, v.ts_ms, None, 1.0, v.severity, "silence", True, v.alert, reason)
+        if row is not None:
+            yield row
             ctx.timer_service().register_event_time_timer(dev.last_ts + self._ttl_ms)
+
+    def _on_stall_timer(self, dev: DeviceMonitors | None, ctx: KeyedProcessFunction.OnTimerContext):
+        """Processing-time fallback: silence while the whole input is stalled (event time stopped)."""
+        if dev is None:
+            return
+        now = _wall_ms()
+        timeout = self._detection.silence_timeout_ms
+        stalled_for = now - self._last_input_ms
+        row = None
+        if stalled_for >= timeout:
+            why = f"; input stalled for {stalled_for / 1000:.0f} s (no data from any shard)"
+            row = self._silence(dev, now, why)
+        if all(m.silence.silent for m in dev.monitors.values()):
+            dev.stall_timer = 0  # silent already: the device's next reading restarts the timer
+        else:
+            dev.stall_timer = max(now, self._last_input_ms + timeout)
+            ctx.timer_service().register_processing_time_timer(dev.stall_timer)
+        self._state.update(dev)
+        if row is not None and row[8]:  # the onset only; the episode is open until a reading arrives
+            yield row
+
+    def _silence(self, dev: DeviceMonitors, now_ms: int, why: str) -> Row | None:
+        """The device-level silence row at ``now_ms``, or None while any sensor is still reporting."""
+        verdicts = [v for m in dev.monitors.values() if (v := m.check_silence(now_ms)) is not None]
+        if not verdicts:
+            return None
+        v = verdicts[0]
+        reason = f"device silent: no reading for {(now_ms - dev.last_ts) / 1000:.0f} s{why}"
+        return Row(dev.device_id, DEVICE, v.ts_ms, None, 1.0, v.severity, "silence", True, v.alert, reason)
+
+
+def _wall_ms() -> int:
+    return int(time.time() * 1000)

@@ -1,9 +1,8 @@
 """The job graph: source -> parse/validate -> key -> detect -> sinks, in one direction.
 
-raw lines (Kinesis, or a recorded file for replays)
+raw records (Kinesis, or a recorded file for replays), event time + watermarks per split
   -> parse_reading (Python scalar UDF)            -> dead letters (S3)
-  -> valid lines                                  -> raw archive (S3)
-  -> event time + watermarks (JVM)
+  -> valid readings, canonical JSON lines         -> raw archive (S3)
   -> one row per (device, sensor) reading (JVM)
      -> micro-batches per series (JVM window)     -> DetectAnomalies (Python, keyed state)
           -> anomalies (S3), Timestream anomalies table, SNS alerts (onsets only)
@@ -14,9 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyflink.common import Types, WatermarkStrategy
+from pyflink.common import Types
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table
+from pyflink.table.expressions import col
 from pyflink.table.types import _to_java_data_type
 
 from connectors.files import gzip_lines_file_sink
@@ -41,12 +41,22 @@ class JobGraph:
 
 
 def build_source(env: StreamExecutionEnvironment, cfg: AppConfig) -> DataStream:
+    """Raw records with event time and watermarks assigned in the source, per split (shard or file).
+
+    Per-split watermarks hold the job's watermark at the slowest shard, so catching up on a
+    backlog or after a restore (one shard read ahead of another) marks no on-time reading late and
+    no device silent while its readings are still queued. Idleness is per split too.
+    """
+    from connectors.kinesis import reading_watermarks
+
+    p = cfg.pipeline
+    watermarks = reading_watermarks(p.watermark_delay_ms, p.idle_timeout_ms, p.max_future_ms)
     src = cfg.source
     if src.kind == "file":
         from pyflink.datastream.connectors.file_system import FileSource, StreamFormat
 
         source = FileSource.for_record_stream_format(StreamFormat.text_line_format(), src.file_path).build()
-        return env.from_source(source, WatermarkStrategy.no_watermarks(), "recorded-readings").uid("source")
+        return env.from_source(source, watermarks, "recorded-readings").uid("source")
 
     from connectors.kinesis import KinesisStreamsSource
 
@@ -60,9 +70,7 @@ def build_source(env: StreamExecutionEnvironment, cfg: AppConfig) -> DataStream:
     )
     if cfg.local and cfg.local.aws_endpoint:
         builder = builder.set_endpoint(cfg.local.aws_endpoint).set_static_credentials("testing", "testing")
-    return env.from_source(builder.build(), WatermarkStrategy.no_watermarks(), "kinesis-readings").uid(
-        "source"
-    )
+    return env.from_source(builder.build(), watermarks, "kinesis-readings").uid("source")
 
 
 def to_string_stream(t_env: StreamTableEnvironment, table: Table) -> DataStream:
@@ -75,23 +83,33 @@ STAGES = ("source", "parse", "windows", "detect", "full")
 
 
 def parse_stage(t_env: StreamTableEnvironment, raw: DataStream, p: PipelineConfig) -> None:
-    """Registers view ``parsed``: every line with its parse result and an event-time attribute."""
+    """Registers view ``parsed``: every record with its parse result and an event-time attribute."""
     # Parse once: the UDF's result is materialised as a stream, so the valid and dead-letter
     # branches below do not each call Python again.
-    t_env.create_temporary_view("raw_lines", t_env.from_data_stream(raw).alias("line"))
+    # The source's per-split watermarks reach the planner only when declared (SOURCE_WATERMARK);
+    # undeclared, the Table API drops them and event time never advances.
+    raw_lines = t_env.from_data_stream(
+        raw,
+        Schema.new_builder()
+        .column("f0", DataTypes.STRING())
+        .column_by_metadata("source_time", DataTypes.TIMESTAMP_LTZ(3), "rowtime")
+        .watermark("source_time", "SOURCE_WATERMARK()")
+        .build(),
+    )
+    t_env.create_temporary_view("raw_lines", raw_lines.select(col("f0").alias("line"), col("source_time")))
     t_env.create_temporary_system_function("parse_reading", parse_udf(p.max_future_ms))
     sensor_cols = ", ".join(f"r.{s} AS {s}" for s in SENSORS)
     parsed_once = t_env.sql_query(
-        f"SELECT line, r.error AS error, r.device_id AS device_id, r.ts AS ts, {sensor_cols} "
-        "FROM (SELECT line, parse_reading(line) AS r FROM raw_lines)"
+        f"SELECT r.payload AS payload, r.error AS error, r.device_id AS device_id, r.ts AS ts, {sensor_cols} "
+        "FROM (SELECT parse_reading(line) AS r FROM raw_lines)"
     )
-    # Watermarks only after validation: a device clock far in the future is a dead letter
-    # before it can drag the watermark ahead of every other device.
+    # Event time is the parsed 'ts'; the watermarks are the source's (per split, see build_source),
+    # carried through the parse step, not re-derived here across all shards at once.
     parsed = t_env.from_data_stream(
         t_env.to_data_stream(parsed_once),
         Schema.new_builder()
         .column_by_expression("rowtime", "TO_TIMESTAMP_LTZ(COALESCE(ts, 0), 3)")
-        .watermark("rowtime", f"rowtime - INTERVAL '{p.watermark_delay_ms / 1000:.3f}' SECOND")
+        .watermark("rowtime", "SOURCE_WATERMARK()")
         .build(),
     )
     t_env.create_temporary_view("parsed", parsed)
@@ -109,21 +127,17 @@ def parse_stage(t_env: StreamTableEnvironment, raw: DataStream, p: PipelineConfi
 
 
 def split_stage(t_env: StreamTableEnvironment) -> tuple[DataStream, DataStream, DataStream]:
-    """(valid lines, dead-letter JSON, late-reading JSON) as string streams."""
-    valid_lines = to_string_stream(t_env, t_env.sql_query("SELECT line FROM parsed WHERE error IS NULL"))
+    """(valid readings as canonical JSON lines, dead-letter JSON, late-reading JSON) as string streams."""
+    valid_lines = to_string_stream(t_env, t_env.sql_query("SELECT payload FROM parsed WHERE error IS NULL"))
     dead_letters = to_string_stream(
-        t_env,
-        t_env.sql_query(
-            "SELECT JSON_OBJECT('reason' VALUE error, 'record' VALUE line, "
-            "'received_at' VALUE CAST(CURRENT_TIMESTAMP AS STRING)) FROM parsed WHERE error IS NOT NULL"
-        ),
+        t_env, t_env.sql_query("SELECT payload FROM parsed WHERE error IS NOT NULL")
     )
     late = to_string_stream(
         t_env,
         t_env.sql_query(
             "SELECT JSON_OBJECT('reason' VALUE CONCAT('late: ', CAST(TIMESTAMPDIFF(SECOND, rowtime, "
             "CURRENT_WATERMARK(rowtime)) AS STRING), ' s behind the watermark; not in detection or "
-            "aggregates'), 'record' VALUE line, 'received_at' VALUE CAST(CURRENT_TIMESTAMP AS STRING)) "
+            "aggregates'), 'record' VALUE payload, 'received_at' VALUE CAST(CURRENT_TIMESTAMP AS STRING)) "
             "FROM parsed WHERE error IS NULL AND rowtime <= CURRENT_WATERMARK(rowtime)"
         ),
     )
@@ -256,7 +270,7 @@ def attach_sinks(graph: JobGraph, cfg: AppConfig) -> None:
             sinks.batching_sink(
                 alerts,
                 "sns-alerts",
-                sinks.SnsWriterFactory(s.aws_region, endpoint, s.alerts_topic_arn),
+                sinks.SnsWriterFactory(s.aws_region, endpoint, s.alerts_topic_arn, s.archive_path),
                 sinks.sns_alert,
                 10,
                 s.flush_interval_ms,
