@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 JAR := build/libs/pyflink-dependencies.jar
 JAVA_SOURCES := $(shell find connectors/java -name '*.java' 2>/dev/null)
 
-.PHONY: help system venv jars package demo test test-fast bench evaluate synth lint clean
+.PHONY: help system venv jars package demo test test-fast test-cluster bench evaluate synth lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -46,6 +46,9 @@ test: system venv jars  ## the whole test suite
 
 test-fast:  ## only the pure-Python tests (no JVM, no emulator)
 	$(PY) -m pytest -q tests/unit
+
+test-cluster: system venv jars  ## a standalone Flink cluster (JM + TMs): TaskManager loss, rescaling
+	$(PY) -m pytest -q -p no:cacheprovider -m cluster tests/cluster
 
 bench: system venv jars  ## throughput benchmarks (pipeline replay and detectors)
 	$(PY) benchmarks/bench_pipeline.py
