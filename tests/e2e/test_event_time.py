@@ -6,6 +6,8 @@
    raise no silence alert while readings are still queued, and alert every injected spike.
 2. Fleet-wide outage: every device stops at once, so event time stops too; the processing-time
    fallback must still raise one silence alert per device.
+3. A reading sent again long after it was taken is behind the watermark: it is archived and listed
+   under ``late/`` with its lag, never dropped silently.
 """
 
 from __future__ import annotations
@@ -167,3 +169,37 @@ def test_a_fleet_wide_outage_raises_one_silence_alert_per_device(tmp_path_factor
     assert set(per_device.values()) == {1}, per_device
     assert all(a["ts"] >= outage_ms for a in found)
     assert all("input stalled" in a["reason"] for a in found), found[0]["reason"]
+
+
+def test_readings_behind_the_watermark_are_listed_late_and_still_archived(
+    tmp_path_factory, uber_jar, local_aws
+):
+    work = tmp_path_factory.mktemp("late")
+    stream_arn = new_stream(local_aws, "late")
+    client = start(properties(local_aws, work, stream_arn))
+    try:
+        cfg = SimulationConfig(
+            devices=5, interval_ms=250, duration_s=20, start_ms=int(time.time() * 1000), seed=11,
+            malformed_share=0.0, anomalies=0,
+        )  # fmt: skip
+        on_time = [line for _ts, _key, line in generate(cfg, Simulation(cfg))]
+        kinesis = local_aws.client("kinesis")
+        send_to_kinesis(((0, f"k{i}", x) for i, x in enumerate(on_time)), kinesis, "late", 20.0)
+        wait_until(lambda: len(lines(local_aws, work, "raw")) >= len(on_time), 120, "the on-time readings")
+        # three readings sent again a minute after they were taken: far behind the 5 s bound
+        late = []
+        for i in (10, 20, 30):
+            obj = json.loads(on_time[i])
+            obj["seq"] = -i  # distinct from the on-time copy
+            late.append(json.dumps(obj, separators=(",", ":")))
+        send_to_kinesis(((0, f"late{i}", x) for i, x in enumerate(late)), kinesis, "late", None)
+        total = len(on_time) + len(late)
+        wait_until(lambda: len(lines(local_aws, work, "raw")) >= total, 120, "the late readings")
+        stop(client, work)
+    except BaseException:
+        client.cancel()
+        raise
+    listed = [json.loads(x) for x in lines(local_aws, work, "late")]
+    assert sorted(x["record"] for x in listed) == sorted(late)
+    assert all(x["reason"].startswith("late: ") and "behind the watermark" in x["reason"] for x in listed)
+    assert sorted(lines(local_aws, work, "raw")) == sorted(on_time + late)  # still archived as valid
