@@ -21,6 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from collect_support import collect_until
 
 pytestmark = pytest.mark.integration
 
@@ -84,25 +85,8 @@ def test_reads_every_record_of_all_shards_exactly_once(flink_env, moto_endpoint)
     ds = env.from_source(
         _source(moto_endpoint, stream_arn), WatermarkStrategy.no_watermarks(), "kinesis", Types.STRING()
     )
-    received: list[str] = []
-    errors: list[BaseException] = []
     results = ds.execute_and_collect("kinesis-source-test")
-
-    def drain():
-        try:
-            for value in results:
-                received.append(value)
-        except BaseException as exc:  # closing the iterator from the main thread ends the loop
-            errors.append(exc)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    deadline = time.monotonic() + 45
-    while len(received) < len(payloads) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(2.0)  # leave time for duplicates, if any, to show up
-    results.close()
-    reader.join(timeout=20)
+    received, errors = collect_until(results, len(payloads), 45, linger_s=2.0)
 
     assert len(received) >= len(payloads), f"only {len(received)} records within 45 s; errors: {errors}"
     assert Counter(received) == Counter(payloads)

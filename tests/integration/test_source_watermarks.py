@@ -13,12 +13,12 @@ downstream marks each element late when its timestamp is at or behind the operat
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections import Counter
 
 import pytest
+from collect_support import collect_until
 
 pytestmark = pytest.mark.integration
 
@@ -94,23 +94,7 @@ def _lateness(env, stream) -> Counter:  # noqa: ANN001 - PyFlink env and DataStr
 
     marks = stream.process(MarkLate(), Types.STRING())
     results = marks.execute_and_collect("source-watermarks-test")
-    received: list[str] = []
-    errors: list[BaseException] = []
-
-    def drain() -> None:
-        try:
-            for value in results:
-                received.append(value)
-        except BaseException as exc:  # closing the iterator from the main thread ends the loop
-            errors.append(exc)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    deadline = time.monotonic() + 60
-    while len(received) < 2 * PER_SHARD and time.monotonic() < deadline:
-        time.sleep(0.2)
-    results.close()
-    reader.join(timeout=20)
+    received, errors = collect_until(results, 2 * PER_SHARD, 60)
     assert len(received) >= 2 * PER_SHARD, f"only {len(received)} readings within 60 s; errors: {errors}"
     return Counter(received)
 
