@@ -113,7 +113,13 @@ def _run_job(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from localdev.demo import DemoSettings, main
 
-    settings = DemoSettings(devices=args.devices, rate=args.rate, duration_s=args.duration, seed=args.seed)
+    settings = DemoSettings(
+        devices=args.devices,
+        rate=args.rate,
+        duration_s=args.duration,
+        seed=args.seed,
+        restore_after_s=args.restore_after,
+    )
     return main(settings, Path(args.state_dir))
 
 
@@ -198,6 +204,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=1000.0, help="events/s the simulator sends")
     p.add_argument("--duration", type=float, default=60.0, help="seconds of simulated traffic")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument(
+        "--restore-after",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="cancel the job SECONDS into the run, as a crash would, and resume it from its newest "
+        "checkpoint (run-job --restore latest) while the simulator keeps sending; the summary then "
+        "shows that nothing was lost or archived twice",
+    )
     p.add_argument("--state-dir", default=str(STATE_DIR))
     p.set_defaults(func=_demo)
 

@@ -45,6 +45,9 @@ class DemoSettings:
     silence_timeout_ms: int = 15_000
     checkpoint_interval_ms: int = 5_000
     catch_up_timeout_s: float = 180.0
+    # >0: cancel the job this many seconds into the run and resume it from its newest checkpoint
+    # (what `iot-anomaly run-job --restore latest` does after a crash), while the simulator goes on
+    restore_after_s: float = 0.0
 
     def simulation(self, start_ms: int) -> SimulationConfig:
         interval_ms = max(1, round(self.devices * 1000 / self.rate))
@@ -87,6 +90,7 @@ def local_properties(aws: emulator.LocalAws, s: DemoSettings, work: Path) -> lis
             "jars": JAR.as_uri(),
             "plugins_dir": str(PLUGINS),
             "checkpoint_interval_ms": str(s.checkpoint_interval_ms),
+            "checkpoint_dir": (work / "checkpoints").resolve().as_uri(),
         },
     }
     return [{"PropertyGroupId": k, "PropertyMap": v} for k, v in groups.items()]
@@ -178,6 +182,27 @@ def stop_drained(job_client, savepoint_dir: Path) -> str:  # noqa: ANN001 - pyfl
     return future.get()
 
 
+def cancel_and_restore(job_client, props: Path, aws: emulator.LocalAws):  # noqa: ANN001, ANN201 - JobClient
+    """Cancel the job as a crash would end it (its checkpoints are retained), then start it again
+    from the newest completed one, as ``iot-anomaly run-job --restore latest`` does."""
+    from flink_job.main import JOB_NAME, build
+
+    committed = lambda: archive_lines(aws, "raw/")  # noqa: E731 - the first checkpoint commits raw/
+    wait_for(lambda: (bool(committed()), "waiting for a completed checkpoint"), 120, every_s=1.0)
+    job_client.cancel().result()
+    log(f"job cancelled mid-stream ({len(committed()):,} records committed); resuming from its checkpoint")
+    groups = json.loads(props.read_text())
+    for group in groups:
+        if group["PropertyGroupId"] == "local":
+            group["PropertyMap"]["restore"] = "latest"
+    restored = props.with_name("application_properties.restore.json")
+    restored.write_text(json.dumps(groups, indent=2))
+    env, _t_env, _cfg, _graph = build(str(restored))
+    client = env.execute_async(JOB_NAME)
+    log(f"job resumed: {client.get_job_id()}")
+    return client
+
+
 def wait_for(predicate: Callable[[], tuple[bool, str]], timeout_s: float, every_s: float = 3.0) -> bool:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -235,6 +260,9 @@ def run_pipeline(aws: emulator.LocalAws, s: DemoSettings, work: Path) -> dict:
         daemon=True,
     )
     sender.start()
+    if s.restore_after_s > 0:
+        sender.join(s.restore_after_s)
+        job_client = cancel_and_restore(job_client, props, aws)
     sender.join()
     send_s = time.monotonic() - send_started
     events_sent = sent_box[0]
@@ -275,6 +303,9 @@ def run_pipeline(aws: emulator.LocalAws, s: DemoSettings, work: Path) -> dict:
         "threshold_anomalies_alerted": sum(1 for a in hit if a["threshold_breach"]),
         "alerts_raised": len(alerts),
         "alerts_published": len(published),
+        "events_archived_twice": len(raw) - len(set(raw)),
+        "alerts_published_twice": len(published) - len({m.get("alert_id") for m in published}),
+        "restored_mid_stream": s.restore_after_s > 0,
         "alerts_in_cloudwatch_metrics": sum(metrics.values()),
         "anomaly_rows": len(anomalies),
         "timestream_records": sum(len(v) for v in ts_records.values()),
@@ -319,6 +350,9 @@ def human_summary(r: dict) -> str:
             f"threshold breaches {r['threshold_anomalies_alerted']}/{r['threshold_anomalies_injected']}",
             f"alerts raised {r['alerts_raised']}, published to SNS and read back from SQS "
             f"{r['alerts_published']}",
+            f"duplicates: {r['events_archived_twice']} records archived twice, "
+            f"{r['alerts_published_twice']} alerts published twice"
+            + (" (job cancelled and resumed mid-stream)" if r["restored_mid_stream"] else ""),
             f"Timestream records {r['timestream_records']:,} {r['timestream_records_by_table']}",
             f"job throughput {r['events_per_second']:,.0f} events/s "
             f"(producer {r['producer_events_per_second']:,.0f}/s)",
@@ -341,6 +375,7 @@ def main(settings: DemoSettings, state_dir: Path) -> int:
     print(human_summary({**result, "_detail": detail}))
     print(json.dumps(result))
     ok = result["events_archived"] + result["dead_letters"] == result["events_sent"]
+    ok = ok and result["events_archived_twice"] == 0 and result["alerts_published_twice"] == 0
     ok = ok and result["threshold_anomalies_alerted"] == result["threshold_anomalies_injected"]
     return 0 if ok else 1
 
