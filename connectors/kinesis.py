@@ -6,8 +6,8 @@ job's classpath (``pipeline.jars`` locally, ``jarfile`` on MSF).
 
 Record framing (Java ``RecordText``; no record can fail the reader): if the record's bytes are valid
 UTF-8 and the decoded text does not start with U+0000, the string is the decoded text; otherwise it
-is :data:`BINARY_PREFIX` (``"\\x00base64:"``) followed by the standard base64 (with padding) of the raw
-bytes. Empty data is ``""``.
+is ``"\\x00base64:"`` (``RecordText.BINARY_PREFIX``) followed by the standard base64 (with padding)
+of the raw bytes; ``flink_job.core.records`` decodes it. Empty data is ``""``.
 
 Event time: :func:`reading_watermarks` builds a strategy to pass to ``env.from_source``; timestamps
 (the JSON ``ts``) and watermarks are then generated per shard inside the source, and a reader's
@@ -42,12 +42,9 @@ from pyflink.common import WatermarkStrategy
 from pyflink.datastream.connectors import Source
 from pyflink.java_gateway import get_gateway
 
-__all__ = ["BINARY_PREFIX", "KinesisStreamsSource", "KinesisStreamsSourceBuilder", "reading_watermarks"]
+__all__ = ["KinesisStreamsSource", "KinesisStreamsSourceBuilder", "reading_watermarks"]
 
 _JAVA_CLASS = "com.iotanomaly.connectors.kinesis.KinesisStreamsSource"
-
-#: Prefix of a record whose bytes are not UTF-8 text (or start with U+0000); base64 follows.
-BINARY_PREFIX = "\x00base64:"
 
 
 def reading_watermarks(

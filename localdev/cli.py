@@ -104,7 +104,7 @@ def _run_job(args: argparse.Namespace) -> int:
         return job_main(argv)
     os.environ.setdefault("IOT_ANOMALY_LOCAL", "true")  # this CLI is a developer tool
     from flink_job.pipeline.environment import current_local_run
-    from localdev.checkpoints import DrainedStopOnSignal
+    from localdev.graceful_stop import DrainedStopOnSignal
 
     with DrainedStopOnSignal(current_local_run):
         return job_main(argv)

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from localdev.flink_rest import cancel, rest_call, savepoint_operation, stop_with_savepoint
+
 REPO = Path(__file__).resolve().parents[1]
 JAR = REPO / "build" / "libs" / "pyflink-dependencies.jar"
 PLUGINS = REPO / "build" / "flink-plugins"
@@ -294,13 +296,7 @@ class StandaloneCluster:
         return f"http://127.0.0.1:{self.rest_port}"
 
     def rest(self, path: str, method: str = "GET", body: dict | None = None, timeout_s: float = 10) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(f"{self.rest_url}{path}", data=data, method=method)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
-            text = resp.read().decode()
-        return json.loads(text) if text else None
+        return rest_call(f"{self.rest_url}{path}", method, body, timeout_s)
 
     def _rest_ok(self) -> bool:
         try:
@@ -379,22 +375,6 @@ class StandaloneCluster:
             return "?"
         return entries[0]["stacktrace"][:2000] if entries else "no exception recorded"
 
-    def _savepoint_op(self, job_id: str, path: str, body: dict, timeout_s: float) -> str:
-        trigger = self.rest(f"/jobs/{job_id}/{path}", "POST", body)["request-id"]
-        result: dict = {}
-
-        def done() -> bool:
-            r = self.rest(f"/jobs/{job_id}/savepoints/{trigger}")
-            if r["status"]["id"] != "COMPLETED":
-                return False
-            result.update(r["operation"])
-            return True
-
-        self._wait(done, timeout_s, f"savepoint of job {job_id}", every_s=1.0)
-        if "failure-cause" in result:
-            raise RuntimeError(f"savepoint failed: {str(result['failure-cause'])[:2000]}")
-        return result["location"]
-
     def trigger_savepoint(self, job_id: str, timeout_s: float = 120) -> str:
         """A canonical savepoint of the running job; -> its location (file:// URL)."""
         body = {
@@ -402,17 +382,16 @@ class StandaloneCluster:
             "cancel-job": False,
             "formatType": "CANONICAL",
         }
-        return self._savepoint_op(job_id, "savepoints", body, timeout_s)
+        return savepoint_operation(self.rest_url, job_id, "savepoints", body, timeout_s)
 
     def stop_with_savepoint(self, job_id: str, drain: bool = True, timeout_s: float = 180) -> str:
         """Stop-with-savepoint; ``drain`` sends MAX_WATERMARK first so windows, timers, sinks flush."""
-        body = {"targetDirectory": self.savepoint_dir.as_uri(), "drain": drain, "formatType": "CANONICAL"}
-        location = self._savepoint_op(job_id, "stop", body, timeout_s)
+        location = stop_with_savepoint(self.rest_url, job_id, self.savepoint_dir.as_uri(), drain, timeout_s)
         self.wait_for_status(job_id, {"FINISHED"}, 60)
         return location
 
     def cancel(self, job_id: str) -> None:
-        self.rest(f"/jobs/{job_id}?mode=cancel", "PATCH")
+        cancel(self.rest_url, job_id)
         self.wait_for_status(job_id, {"CANCELED"}, 60)
 
     # ----------------------------------------------------------------- submission

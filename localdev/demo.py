@@ -172,14 +172,25 @@ def alerted_anomalies(labels: list[dict], alerts: list[dict], slack_ms: int) -> 
     return hit
 
 
-def stop_drained(job_client, savepoint_dir: Path) -> str:  # noqa: ANN001 - pyflink JobClient
-    """Stop with a savepoint after draining: MAX_WATERMARK flushes windows, timers and buffers."""
+def stop_drained(job_client, savepoint_dir: Path, deploy_timeout_s: float = 60.0) -> str:  # noqa: ANN001
+    """Stop with a savepoint after draining: MAX_WATERMARK flushes windows, timers and buffers.
+
+    A job just submitted or restored may still be deploying its tasks, which Flink refuses to
+    checkpoint ("not being executed"): that answer is retried until ``deploy_timeout_s``.
+    """
     from pyflink.java_gateway import get_gateway
 
     fmt = get_gateway().jvm.org.apache.flink.core.execution.SavepointFormatType.CANONICAL
-    # PyFlink 2.2.1's JobClient.stop_with_savepoint calls a two-argument Java method that is gone.
-    future = job_client._j_job_client.stopWithSavepoint(True, savepoint_dir.resolve().as_uri(), fmt)
-    return future.get()
+    deadline = time.monotonic() + deploy_timeout_s
+    while True:
+        # PyFlink 2.2.1's JobClient.stop_with_savepoint calls a two-argument Java method that is gone.
+        future = job_client._j_job_client.stopWithSavepoint(True, savepoint_dir.resolve().as_uri(), fmt)
+        try:
+            return future.get()
+        except Exception as exc:  # noqa: BLE001 - py4j wraps Flink's CheckpointException
+            if "not being executed" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def cancel_and_restore(job_client, props: Path, aws: emulator.LocalAws):  # noqa: ANN001, ANN201 - JobClient
@@ -191,13 +202,7 @@ def cancel_and_restore(job_client, props: Path, aws: emulator.LocalAws):  # noqa
     wait_for(lambda: (bool(committed()), "waiting for a completed checkpoint"), 120, every_s=1.0)
     job_client.cancel().result()
     log(f"job cancelled mid-stream ({len(committed()):,} records committed); resuming from its checkpoint")
-    groups = json.loads(props.read_text())
-    for group in groups:
-        if group["PropertyGroupId"] == "local":
-            group["PropertyMap"]["restore"] = "latest"
-    restored = props.with_name("application_properties.restore.json")
-    restored.write_text(json.dumps(groups, indent=2))
-    env, _t_env, _cfg, _graph = build(str(restored))
+    env, _t_env, _cfg, _graph = build(str(props), restore="latest")
     client = env.execute_async(JOB_NAME)
     log(f"job resumed: {client.get_job_id()}")
     return client

@@ -25,9 +25,10 @@ replay after a restart):
   + tags) and time overwrites the earlier one.
 - SNS: once per ``alert_id`` when the job has an archive: the alert ledger beside it
   (``connectors.alert_ledger``) skips ids already published, so a replay after a restore does not
-  alert twice; the one window left is a crash between publishing and recording the id (a
-  duplicate, never a loss). Without an archive: at least once. FIFO topics (ARN ending in
-  ``.fifo``) also get MessageDeduplicationId = ``alert_id`` (SNS drops repeats for 5 minutes).
+  alert twice. Two windows are left, both duplicates and never losses: a crash between publishing
+  and recording the id, and an SNS answer lost on the network (the retry publishes again). Without
+  an archive: at least once. FIFO topics (ARN ending in ``.fifo``) also get
+  MessageDeduplicationId = ``alert_id``, so SNS drops such repeats for 5 minutes.
 - CloudWatch anomaly counts: at least once: a replayed batch is counted again.
 - S3 archive (raw, late, dead letters, anomalies): exactly once (files commit on checkpoint).
 """

@@ -80,19 +80,6 @@ def wait_until(predicate, timeout_s: float, what: str, every_s: float = 2.0) -> 
         time.sleep(every_s)
 
 
-def stop(client, work: Path) -> None:  # noqa: ANN001
-    """Drained stop, once every task runs (a freshly restored job may still be deploying)."""
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            stop_drained(client, work / "savepoints")
-            return
-        except Exception as exc:  # noqa: BLE001 - py4j wraps Flink's CheckpointException
-            if "not being executed" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(1)
-
-
 @pytest.fixture(scope="module")
 def backlog_run(tmp_path_factory, uber_jar, local_aws):
     work = tmp_path_factory.mktemp("backlog")
@@ -113,7 +100,7 @@ def backlog_run(tmp_path_factory, uber_jar, local_aws):
     archived_before_restore = len(lines(local_aws, work, "raw"))
     restored = start(properties(local_aws, work, stream_arn, restore="latest"))
     wait_until(lambda: len(lines(local_aws, work, "raw")) >= sent, 240, "the whole backlog")
-    stop(restored, work)
+    stop_drained(restored, work / "savepoints")
     anomalies = [json.loads(x) for x in lines(local_aws, work, "anomalies")]
     return {
         "sent": sent,
@@ -195,7 +182,7 @@ def test_readings_behind_the_watermark_are_listed_late_and_still_archived(
         send_to_kinesis(((0, f"late{i}", x) for i, x in enumerate(late)), kinesis, "late", None)
         total = len(on_time) + len(late)
         wait_until(lambda: len(lines(local_aws, work, "raw")) >= total, 120, "the late readings")
-        stop(client, work)
+        stop_drained(client, work / "savepoints")
     except BaseException:
         client.cancel()
         raise

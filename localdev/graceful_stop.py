@@ -13,72 +13,20 @@ ignored, and the Python workers it spawns inherit that, so only this driver reac
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from types import FrameType, TracebackType
 
-RUNNING = "RUNNING"
+from localdev.flink_rest import RUNNING, cancel, jobs, stop_with_savepoint, tasks_running
+
 TERMINAL = {"FINISHED", "FAILED", "CANCELED", "SUSPENDED"}
 
 
 def _say(msg: str) -> None:
     print(f"iot-anomaly: {msg}", file=sys.stderr, flush=True)
-
-
-def rest_call(url: str, method: str = "GET", body: dict | None = None, timeout_s: float = 10.0) -> dict:
-    """One JSON request to Flink's REST API."""
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout_s) as resp:
-        raw = resp.read()
-    return json.loads(raw) if raw else {}
-
-
-def jobs(rest_url: str) -> list[dict]:
-    """The minicluster's jobs (``/jobs/overview``): jid, name, state, ..."""
-    return rest_call(f"{rest_url}/jobs/overview", timeout_s=5.0).get("jobs", [])
-
-
-def tasks_running(rest_url: str, job_id: str) -> bool:
-    """True once every vertex of the job runs: a savepoint fails while tasks are still deploying."""
-    vertices = rest_call(f"{rest_url}/jobs/{job_id}", timeout_s=5.0).get("vertices", [])
-    return bool(vertices) and all(v.get("status") == RUNNING for v in vertices)
-
-
-def _failure(op: dict) -> str:
-    """A readable cause from a failed async operation (its Java stack trace's cause lines)."""
-    cause = op.get("failure-cause", {})
-    trace = cause.get("stack-trace") or ""
-    lines = [ln.strip() for ln in trace.splitlines() if ln and not ln[0].isspace()]
-    return " <- ".join(lines[:4])[:1000] or cause.get("class") or str(op)[:500]
-
-
-def stop_with_savepoint(rest_url: str, job_id: str, target_dir: str, timeout_s: float = 300.0) -> str:
-    """Stop ``job_id`` with a drained savepoint in ``target_dir``; return its location."""
-    trigger = rest_call(
-        f"{rest_url}/jobs/{job_id}/stop",
-        "POST",
-        {"drain": True, "targetDirectory": target_dir, "formatType": "CANONICAL"},
-    )["request-id"]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        status = rest_call(f"{rest_url}/jobs/{job_id}/savepoints/{trigger}")
-        if status.get("status", {}).get("id") == "COMPLETED":
-            op = status.get("operation", {})
-            if "location" in op:
-                return op["location"]
-            raise RuntimeError(_failure(op))
-        time.sleep(0.5)
-    raise TimeoutError(f"the drained savepoint did not complete within {timeout_s:.0f} s")
-
-
-def cancel(rest_url: str, job_id: str) -> None:
-    rest_call(f"{rest_url}/jobs/{job_id}?mode=cancel", "PATCH")
 
 
 class DrainedStopOnSignal:
@@ -204,4 +152,4 @@ def _savepoints(folder) -> set[str]:  # noqa: ANN001 - Path | None
     }
 
 
-__all__ = ["DrainedStopOnSignal", "cancel", "jobs", "rest_call", "stop_with_savepoint", "tasks_running"]
+__all__ = ["DrainedStopOnSignal"]
