@@ -54,8 +54,10 @@ bench: system venv jars  ## throughput benchmarks (pipeline replay and detectors
 	$(PY) benchmarks/bench_pipeline.py
 	$(PY) benchmarks/bench_detectors.py
 
-evaluate: venv  ## NAB evaluation of the detector -> build/reports/nab.json
+evaluate: venv  ## NAB + Tennessee Eastman evaluation -> build/reports/{nab,tep}.json and index.html
 	$(PY) -m flink_job.evaluation.nab_run
+	$(PY) -m flink_job.evaluation.tep_run
+	$(PY) -m flink_job.evaluation.report
 
 synth: venv  ## CDK synthesis offline -> infra/cdk.out/*.template.json
 	$(PY) infra/app.py

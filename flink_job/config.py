@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flink_job.core.detection.config import DetectionConfig, ThresholdConfig
+from flink_job.core.detection.config import BaselineConfig, DetectionConfig, ThresholdConfig
 from flink_job.core.errors import ConfigError
 
 MSF_PROPERTIES_PATH = Path("/etc/flink/application_properties.json")
@@ -222,6 +222,7 @@ class AppConfig:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     thresholds: ThresholdConfig = field(default_factory=ThresholdConfig)
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
     local: LocalConfig | None = None
     secrets_arn: str = ""
     run_options: RunOptions = field(default_factory=RunOptions)
@@ -252,7 +253,7 @@ class AppConfig:
 
 
 _GROUPS: dict[str, type] = {"source": SourceConfig, "sinks": SinkConfig, "pipeline": PipelineConfig}
-_KNOWN_GROUPS = {*_GROUPS, "detection", "thresholds", "local", "secrets", RUN_OPTIONS_GROUP}
+_KNOWN_GROUPS = {*_GROUPS, "detection", "thresholds", "baseline", "local", "secrets", RUN_OPTIONS_GROUP}
 SECRETS_GROUP = "secrets"
 SECRET_ARN_KEY = "api_credentials_secret_arn"
 
@@ -373,6 +374,7 @@ def from_groups(
     }
     parts["detection"] = DetectionConfig.from_properties(groups.get("detection", {}), "detection")
     parts["thresholds"] = ThresholdConfig.from_properties(groups.get("thresholds", {}), "thresholds")
+    parts["baseline"] = BaselineConfig.from_properties(groups.get("baseline", {}), "baseline")
     root = Path(app_root).resolve() if app_root else None
     parts["app_root"] = root
     run = parts["run_options"] = load_group(RunOptions, groups.get(RUN_OPTIONS_GROUP, {}), RUN_OPTIONS_GROUP)

@@ -1,10 +1,13 @@
 """A seeded sensor-fleet simulator with labelled anomalies and malformed records.
 
 N devices each report temperature, pressure and vibration every ``interval_ms``: a daily cycle,
-noise and a slow per-device drift. Injected anomalies (spikes, level shifts, drift to failure,
-stuck sensors, silent devices) are labelled; malformed records (bad JSON, missing fields, wrong
-types, NaN, timestamps far in the future) are extra records, so every valid sample still arrives.
-The same seed gives the same records and labels.
+noise, a slow per-device drift and a shared per-device operating load (`DeviceLoad`) that moves
+temperature and pressure together (vibration weakly), so the sensors of a healthy device are
+strongly correlated. Injected anomalies (spikes, level shifts, drift to failure, stuck sensors,
+silent devices, and "decouple": pressure swinging against the load while each sensor stays in its
+normal range) are labelled; malformed records (bad JSON, missing fields, wrong types, NaN,
+timestamps far in the future) are extra records, so every valid sample still arrives. The same seed
+gives the same records and labels.
 """
 
 from __future__ import annotations
@@ -27,7 +30,24 @@ SIGNALS = {
 SPIKE_VALUES = {"temperature": 118.0, "pressure": 9.8, "vibration": 15.5}
 DRIFT_TARGETS = {"temperature": 112.0, "pressure": 9.6, "vibration": 13.5}
 
-ANOMALY_KINDS = ("spike", "level_shift", "drift", "stuck", "silent")
+# How far each sensor follows its device's load, in units of its own noise sigma. Temperature and
+# pressure at 4 sigma keep their correlation above 0.8 over any 100 readings; vibration follows weakly
+# (a gain near 1 is the worst for an EWMA chart: a swing the size of its own noise).
+LOAD_GAIN = {"temperature": 4.0, "pressure": 4.0, "vibration": 0.25}
+# The load's swing is a duty cycle, tanh(c * sin)/tanh(c): smooth, with flat tops (a crest factor
+# near 1), since the EWMA chart and the z-score take a sine's peaks or any slow excursion for an
+# anomaly. Its period is shorter than the detectors' warm-up (100 readings, 10 s at the demo's
+# 100 ms), so their baselines have seen the whole swing before they score.
+LOAD_CYCLE_S = (6.0, 10.0)
+LOAD_CYCLE_SHARPNESS = 2.0
+# The load's slow base: a wave of minutes plus a mean-reverting random walk (knots every 15 s). Kept
+# small: a base of 0.1 already costs a few univariate false alerts per 100 devices and minute.
+LOAD_SLOW_WAVE = (0.08, (90.0, 240.0))
+LOAD_WALK_STEP_S, LOAD_WALK_SIGMA, LOAD_WALK_REVERSION = 15.0, 0.05, 0.7
+# A decouple episode mirrors the pressure swing over this ramp (no step for a rate-of-change detector).
+DECOUPLE_RAMP_MS = 2_000
+
+ANOMALY_KINDS = ("spike", "level_shift", "drift", "stuck", "silent", "decouple")
 MALFORMED_KINDS = ("bad_json", "missing_field", "wrong_type", "nan", "future_ts")
 
 
@@ -69,7 +89,7 @@ class Anomaly:
     """One injected, labelled anomaly episode."""
 
     device_id: str
-    sensor: str | None  # None: the whole device (silent)
+    sensor: str | None  # None: the whole device (silent); "pressure" for a decouple
     kind: str
     start_ms: int
     end_ms: int
@@ -97,6 +117,52 @@ def device_ids(n: int) -> list[str]:
     return [f"machine-{i:04d}" for i in range(n)]
 
 
+class DeviceLoad:
+    """One device's operating load L(t) = base(t) + swing(t), dimensionless (|L| < ~1.3).
+
+    swing: the duty cycle (`LOAD_CYCLE_S`) with a seeded period and phase; base: the slow wave of
+    `LOAD_SLOW_WAVE` plus a mean-reverting random walk, cosine-interpolated between knots so it is
+    smooth. Seeded by (seed, device) and a function of simulated time only, so a device's load does
+    not depend on the fleet size, the anomalies or ``interval_ms``.
+    """
+
+    def __init__(self, seed: int, device: str, start_ms: int = 0) -> None:
+        rng = random.Random(f"load:{seed}:{device}")
+        self.start_ms = start_ms
+        self.cycle_ms = rng.uniform(*LOAD_CYCLE_S) * 1000.0
+        self.cycle_phase = rng.uniform(0, 2 * math.pi)
+        amp, periods = LOAD_SLOW_WAVE
+        self.slow = (amp, rng.uniform(*periods) * 1000.0, rng.uniform(0, 2 * math.pi))
+        self._rng = rng
+        self.knots = [rng.gauss(0, LOAD_WALK_SIGMA)]
+
+    def swing(self, ts: int) -> float:
+        c = LOAD_CYCLE_SHARPNESS
+        angle = 2 * math.pi * (ts - self.start_ms) / self.cycle_ms + self.cycle_phase
+        return math.tanh(c * math.sin(angle)) / math.tanh(c)
+
+    def base(self, ts: int) -> float:
+        t = (ts - self.start_ms) / (LOAD_WALK_STEP_S * 1000.0)
+        i = max(0, math.floor(t))
+        while len(self.knots) < i + 2:  # knots are drawn in order, so any query order gives the same walk
+            self.knots.append(LOAD_WALK_REVERSION * self.knots[-1] + self._rng.gauss(0, LOAD_WALK_SIGMA))
+        w = (1 - math.cos(math.pi * min(max(t - i, 0.0), 1.0))) / 2
+        amp, period, phase = self.slow
+        walk = self.knots[i] * (1 - w) + self.knots[i + 1] * w
+        return walk + amp * math.sin(2 * math.pi * (ts - self.start_ms) / period + phase)
+
+    def __call__(self, ts: int) -> float:
+        return self.base(ts) + self.swing(ts)
+
+
+def _mirror_weight(a: Anomaly, ts: int) -> float:
+    """0 outside a decouple episode, 1 inside it, ramped over DECOUPLE_RAMP_MS at both ends."""
+    ramp = min(DECOUPLE_RAMP_MS, (a.end_ms - a.start_ms) / 2)
+    if ramp <= 0:
+        return 1.0
+    return max(0.0, min(1.0, (ts - a.start_ms) / ramp, (a.end_ms - ts) / ramp))
+
+
 def _plan_anomalies(cfg: SimulationConfig, rng: random.Random) -> list[Anomaly]:
     span = cfg.ticks * cfg.interval_ms
     devices = device_ids(cfg.devices)
@@ -109,10 +175,16 @@ def _plan_anomalies(cfg: SimulationConfig, rng: random.Random) -> list[Anomaly]:
     for i in range(cfg.anomalies):
         kind = cfg.kinds[i % len(cfg.kinds)]
         device = order[i % len(order)]
-        sensor = None if kind == "silent" else rng.choice(tuple(SIGNALS))
+        if kind == "silent":
+            sensor = None
+        elif kind == "decouple":
+            sensor = "pressure"  # stops following the load that temperature still follows
+        else:
+            sensor = rng.choice(tuple(SIGNALS))
         length = {
             "spike": cfg.interval_ms,
             "level_shift": span // 6,
+            "decouple": span // 6,
             "drift": span // 5,
             "stuck": span // 6,
             "silent": cfg.silent_ms,
@@ -155,6 +227,7 @@ def generate(cfg: SimulationConfig, sim: Simulation | None = None) -> Iterator[t
         d: (rng.uniform(0, 2 * math.pi), {s: rng.gauss(0, 1) for s in SIGNALS}, rng.uniform(-0.2, 0.2))
         for d in devices
     }
+    loads = {d: DeviceLoad(cfg.seed, d, cfg.start_ms) for d in devices}
     sim.anomalies = _plan_anomalies(cfg, rng)
     by_series: dict[tuple[str, str | None], list[Anomaly]] = {}
     for a in sim.anomalies:
@@ -168,17 +241,24 @@ def generate(cfg: SimulationConfig, sim: Simulation | None = None) -> Iterator[t
             if any(a.start_ms <= ts < a.end_ms for a in by_series.get((device, None), ())):
                 continue  # silent device: sends nothing
             phase, offsets, drift_per_h = profile[device]
+            load = loads[device]
+            load_base, swing = load.base(ts), load.swing(ts)
             rec: dict[str, object] = {"device_id": device, "ts": ts, "seq": tick}
             for sensor, (base, amp, sigma) in SIGNALS.items():
+                episodes = by_series.get((device, sensor), ())
+                # A decouple episode mirrors the swing around the base: the same marginal range,
+                # but the opposite of what temperature does.
+                mirror = max((_mirror_weight(a, ts) for a in episodes if a.kind == "decouple"), default=0.0)
                 normal = (
                     base
                     + offsets[sensor] * amp
                     + amp * math.sin(2 * math.pi * ts / DAY_MS + phase)
                     + drift_per_h * amp * (ts - cfg.start_ms) / 3_600_000
+                    + LOAD_GAIN[sensor] * sigma * (load_base + (1 - 2 * mirror) * swing)
                     + rng.gauss(0, sigma)
                 )
                 value = normal
-                for a in by_series.get((device, sensor), ()):
+                for a in episodes:
                     if not a.start_ms <= ts < a.end_ms:
                         continue
                     if a.kind == "spike":

@@ -18,7 +18,8 @@ from flink_job.evaluation.csv_scoring import InputError, score_csv
 
 def _run_score_csv(args: argparse.Namespace) -> int:
     try:
-        counts = score_csv(args.input, args.output, args.timestamp_column, args.config, args.device_id)
+        counts = score_csv(args.input, args.output, args.timestamp_column, args.config, args.device_id,
+                           per_column=args.per_column, baseline_rows=args.baseline_rows)
     except (InputError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -48,9 +49,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sc = subparsers.add_parser(
         "score-csv", help="score a CSV time series: score, anomalous, alert per row",
         description="Read a CSV with a timestamp column and one or more numeric columns (the sensors of "
-                    "one device; column name = sensor name), run one SeriesMonitor per column and write one "
-                    "row per input row: timestamp, score, anomalous, alert (0/1, combined across columns) "
-                    "and <column>_score.",
+                    "one device; column name = sensor name) and score it as the job scores a device: one "
+                    "monitor per column plus one multivariate model (Hotelling T2) over all value columns. "
+                    "Writes one row per input row: timestamp, score, anomalous, alert (0/1, combined), "
+                    "model_score, top_sensors (the columns behind the joint score) and <column>_score.",
         epilog="Timestamps: ISO-8601 (naive = UTC) or epoch seconds/milliseconds. Empty cells are missing "
                "readings. Exit status 2 on unusable input, with the row and column in the message.")
     sc.add_argument("input", type=Path, metavar="INPUT", help="input CSV with a header row")
@@ -61,6 +63,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="JSON properties: MSF shape [{PropertyGroupId, PropertyMap}], "
                          "{\"detection\": {...}, \"thresholds\": {...}}, or a flat detection map")
     sc.add_argument("--device-id", default="csv", help="device id, for per-device threshold overrides")
+    sc.add_argument("--baseline-rows", type=int, default=None, metavar="N",
+                    help="commissioning period: the first N rows learn the baseline and raise no "
+                         "statistical alert (default: the config's baseline_readings, 100)")
+    sc.add_argument("--per-column", action="store_true",
+                    help="score each column on its own (no multivariate model), as before whole-device mode")
     sc.set_defaults(func=_run_score_csv)
 
 

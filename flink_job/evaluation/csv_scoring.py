@@ -1,14 +1,23 @@
-"""Score any CSV time series with the production SeriesMonitor (one monitor per numeric column).
+"""Score any CSV time series with the production detectors.
 
 Input: a timestamp column plus one or more numeric columns, read as the sensors of one device (column
-name = sensor name, so a "temperature" column gets the temperature thresholds).  Output: one row per input
-row with `timestamp, score, anomalous, alert` (combined: max score, any anomalous, any alert) and
-`<column>_score` per column.  An empty cell is a missing reading: that column skips the row.
+name = sensor name, so a "temperature" column gets the temperature thresholds).
+
+- Device mode (default): one `DeviceMonitor` over the file, as the job runs a device: every column's
+  SeriesMonitor plus one multivariate model over all value columns.  ``baseline_rows`` sets the
+  commissioning period (default: the detection config's ``baseline_readings``).
+- Per-column mode (``per_column``): one SeriesMonitor per column, no joint model.
+
+Output: one row per input row with `timestamp, score, anomalous, alert` (combined: max score, any open
+episode, any alert), `model_score` and `top_sensors` (device mode: the columns behind the joint score),
+and `<column>_score` per column.  An empty cell is a missing reading: that column skips the row (and the
+joint model, which needs every column, skips it too).
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 from collections.abc import Iterator, Mapping
@@ -17,6 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from flink_job.core.detection import DetectionConfig, SeriesMonitor, ThresholdConfig
+from flink_job.core.detection.device import DeviceMonitor
 
 
 class InputError(ValueError):
@@ -69,15 +79,18 @@ def load_config(path: Path | None) -> tuple[DetectionConfig, ThresholdConfig]:
 
 def score_rows(reader: Iterator[list[str]], header: list[str], timestamp_column: str,
                detection: DetectionConfig, thresholds: ThresholdConfig,
-               device_id: str = "csv") -> Iterator[list[Any]]:
-    """Yield output rows (timestamp, score, anomalous, alert, per-column scores) for the data rows."""
+               device_id: str = "csv", per_column: bool = False) -> Iterator[list[Any]]:
+    """Yield output rows (timestamp, score, anomalous, alert, model score, top sensors, per-column scores)."""
     if timestamp_column not in header:
         raise InputError(f"row 1: no timestamp column '{timestamp_column}' (columns: {', '.join(header)})")
     t_idx = header.index(timestamp_column)
     cols = [(i, name) for i, name in enumerate(header) if i != t_idx]
     if not cols:
         raise InputError("row 1: no value columns besides the timestamp")
-    monitors = [SeriesMonitor(device_id, name, detection, thresholds) for _, name in cols]
+    if per_column:
+        monitors = {name: SeriesMonitor(device_id, name, detection, thresholds) for _, name in cols}
+    else:
+        device = DeviceMonitor(device_id, detection, thresholds)
     width = len(header)
     for row_no, row in enumerate(reader, start=2):
         if not row or all(not c.strip() for c in row):
@@ -85,31 +98,43 @@ def score_rows(reader: Iterator[list[str]], header: list[str], timestamp_column:
         if len(row) != width:
             raise InputError(f"row {row_no}: expected {width} fields, got {len(row)}")
         ts = parse_timestamp(row[t_idx], row_no, timestamp_column)
-        scores: list[float] = []
-        anomalous = alert = False
-        for (i, name), monitor in zip(cols, monitors, strict=True):
-            cell = row[i].strip()
-            if not cell:
-                scores.append(0.0)
-                continue
-            try:
-                x = float(cell)
-            except ValueError:
-                raise InputError(
-                    f"row {row_no}, column '{name}': cannot parse {cell!r} as a number") from None
-            if not math.isfinite(x):
-                raise InputError(f"row {row_no}, column '{name}': value {cell!r} is not finite")
-            v = monitor.update(ts, x)
-            scores.append(v.score)
-            anomalous |= v.anomalous
-            alert |= v.alert
-        yield [row[t_idx], f"{max(scores):.6f}", int(anomalous), int(alert), *(f"{s:.6f}" for s in scores)]
+        values = {name: _number(row[i], row_no, name) for i, name in cols if row[i].strip()}
+        if per_column:
+            parts = {name: monitors[name].update(ts, x) for name, x in values.items()}
+            model_score, top = 0.0, ""
+        else:
+            verdict = device.update(ts, values)
+            parts = verdict.parts
+            model_score = verdict.model.score if verdict.model is not None else 0.0
+            top = " ".join(f"{n}:{share:.2f}" for n, share in verdict.contributors)
+        score = max((v.score for v in parts.values()), default=0.0)
+        anomalous = any(v.anomalous for v in parts.values())
+        alert = any(v.alert for v in parts.values())
+        per = [parts[name].score if name in parts else 0.0 for _, name in cols]
+        yield [row[t_idx], f"{score:.6f}", int(anomalous), int(alert), f"{model_score:.6f}", top,
+               *(f"{x:.6f}" for x in per)]
+
+
+def _number(cell: str, row_no: int, name: str) -> float:
+    text = cell.strip()
+    try:
+        x = float(text)
+    except ValueError:
+        raise InputError(f"row {row_no}, column '{name}': cannot parse {text!r} as a number") from None
+    if not math.isfinite(x):
+        raise InputError(f"row {row_no}, column '{name}': value {text!r} is not finite")
+    return x
 
 
 def score_csv(input_path: Path, output: Path | TextIO, timestamp_column: str = "timestamp",
-              config_path: Path | None = None, device_id: str = "csv") -> dict[str, int]:
+              config_path: Path | None = None, device_id: str = "csv", per_column: bool = False,
+              baseline_rows: int | None = None) -> dict[str, int]:
     """Score INPUT into OUTPUT; returns counts {"rows", "anomalous", "alerts"}."""
     detection, thresholds = load_config(config_path)
+    if baseline_rows is not None:
+        if baseline_rows < 2:
+            raise InputError(f"--baseline-rows must be >= 2, got {baseline_rows}")
+        detection = dataclasses.replace(detection, baseline_readings=baseline_rows)
     counts = {"rows": 0, "anomalous": 0, "alerts": 0}
     try:
         fin = open(input_path, newline="")  # noqa: SIM115 - closed by the with-block below
@@ -122,8 +147,9 @@ def score_csv(input_path: Path, output: Path | TextIO, timestamp_column: str = "
         except StopIteration:
             raise InputError(f"{input_path}: empty file (no header row)") from None
         value_cols = [h for h in header if h != timestamp_column]
-        out_header = ["timestamp", "score", "anomalous", "alert", *(f"{c}_score" for c in value_cols)]
-        rows = score_rows(reader, header, timestamp_column, detection, thresholds, device_id)
+        out_header = ["timestamp", "score", "anomalous", "alert", "model_score", "top_sensors",
+                      *(f"{c}_score" for c in value_cols)]
+        rows = score_rows(reader, header, timestamp_column, detection, thresholds, device_id, per_column)
         if isinstance(output, Path):
             with open(output, "w", newline="") as fout:
                 _write(fout, out_header, rows, counts)

@@ -16,6 +16,7 @@ nothing at all for that long (the input is stalled), never while data flows or a
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from typing import Any
@@ -24,13 +25,15 @@ from pyflink.common import Row, Types
 from pyflink.datastream import KeyedProcessFunction, OutputTag, RuntimeContext, TimeDomain
 from pyflink.datastream.state import ValueStateDescriptor
 
-from flink_job.core.detection.config import DetectionConfig, ThresholdConfig
+from flink_job.core.detection.config import BaselineConfig, DetectionConfig, ThresholdConfig
+from flink_job.core.detection.device import DEVICE, DeviceMonitor
 from flink_job.core.detection.monitor import SeriesMonitor, Verdict
 from flink_job.core.records import SENSORS
 
+LOG = logging.getLogger(__name__)
 END_OF_TIME = 2**63 - 1
-DEVICE_STATE_VERSION = 1
-DEVICE = "device"  # the sensor name on device-level verdicts (silence)
+# v2: the core DeviceMonitor (sensors + multivariate model); v1 (sensors only) is migrated on restore
+DEVICE_STATE_VERSION = 2
 
 ANOMALY_FIELDS = [
     "device_id", "sensor", "ts_ms", "value", "score", "severity", "detectors", "anomalous", "alert", "reason",
@@ -59,25 +62,25 @@ _CONFIGS: dict[str, Any] = {}
 
 
 class DeviceMonitors:
-    """The monitors of one device's sensors and its newest reading time.
+    """One device's core `DeviceMonitor`, its newest reading time and its pending stall timer.
 
     Pickles as a versioned plain dict (``to_state``), so a checkpoint survives code changes that
-    keep the state format; between checkpoints PyFlink's state cache keeps the live object.
+    keep the state format; between checkpoints PyFlink's state cache keeps the live object.  A state
+    this code cannot read never fails the job: v1 is migrated (its sensors keep their baselines, the
+    multivariate model commissions afresh), anything else starts the device afresh; both are logged.
     """
 
-    __slots__ = ("device_id", "monitors", "last_ts", "stall_timer")
+    __slots__ = ("device_id", "core", "last_ts", "stall_timer")
 
-    def __init__(self, device_id: str) -> None:
+    def __init__(self, device_id: str, core: DeviceMonitor) -> None:
         self.device_id = device_id
-        self.monitors: dict[str, SeriesMonitor] = {}
+        self.core = core
         self.last_ts = -1
         self.stall_timer = 0  # the pending processing-time timer (wall-clock ms), 0: none
 
-    def monitor(self, sensor: str, detection: DetectionConfig, thresholds: ThresholdConfig) -> SeriesMonitor:
-        m = self.monitors.get(sensor)
-        if m is None:
-            m = self.monitors[sensor] = SeriesMonitor(self.device_id, sensor, detection, thresholds)
-        return m
+    @property
+    def monitors(self) -> dict[str, SeriesMonitor]:
+        return self.core.series
 
     def to_state(self) -> dict:
         return {
@@ -85,30 +88,45 @@ class DeviceMonitors:
             "device_id": self.device_id,
             "last_ts": self.last_ts,
             "stall_timer": self.stall_timer,
-            "monitors": {s: m.to_state() for s, m in self.monitors.items()},
+            "device": self.core.to_state(),
         }
 
     @classmethod
     def from_state(
-        cls, state: dict, detection: DetectionConfig, thresholds: ThresholdConfig
+        cls, state: dict, detection: DetectionConfig, thresholds: ThresholdConfig,
+        baseline: BaselineConfig | None = None,
     ) -> DeviceMonitors:
-        if state.get("v") != DEVICE_STATE_VERSION:
-            raise ValueError(f"unsupported device state version {state.get('v')!r}")
-        dev = cls(state["device_id"])
-        dev.last_ts = int(state["last_ts"])
-        dev.stall_timer = int(state.get("stall_timer", 0))  # absent in states written before it
-        dev.monitors = {
-            s: SeriesMonitor.from_state(st, dev.device_id, s, detection, thresholds)
-            for s, st in state["monitors"].items()
-        }
-        return dev
+        device_id = str(state.get("device_id", "?"))
+        try:
+            version = state.get("v")
+            if version == 1:
+                core = DeviceMonitor(device_id, detection, thresholds, baseline)
+                core.series = {
+                    s: SeriesMonitor.from_state(st, device_id, s, core.detection, thresholds)
+                    for s, st in state["monitors"].items()
+                }
+                LOG.info("device %s: migrated v1 state (sensor baselines kept; multivariate model "
+                         "commissions afresh)", device_id)
+            elif version == DEVICE_STATE_VERSION:
+                core = DeviceMonitor.from_state(state["device"], device_id, detection, thresholds, baseline)
+            else:
+                raise ValueError(f"unsupported device state version {version!r}")
+            dev = cls(device_id, core)
+            dev.last_ts = int(state["last_ts"])
+            dev.stall_timer = int(state.get("stall_timer", 0))  # absent in states written before it
+            return dev
+        except Exception as exc:  # noqa: BLE001 - a state we cannot read must not fail the job
+            LOG.warning("device %s: unreadable detector state (%s); its baseline starts afresh",
+                        device_id, exc)
+            return cls(device_id, DeviceMonitor(device_id, detection, thresholds, baseline))
 
     def __reduce__(self) -> tuple:
         return (_restore, (self.to_state(),))
 
 
 def _restore(state: dict) -> DeviceMonitors:
-    return DeviceMonitors.from_state(state, _CONFIGS["detection"], _CONFIGS["thresholds"])
+    return DeviceMonitors.from_state(
+        state, _CONFIGS["detection"], _CONFIGS["thresholds"], _CONFIGS.get("baseline"))
 
 
 def anomaly_row(device_id: str, sensor: str, v: Verdict) -> Row:
@@ -127,27 +145,28 @@ def detect_batch(
     dev: DeviceMonitors,
     ts_list: list[int],
     columns: dict[str, list[float]],
-    detection: DetectionConfig,
-    thresholds: ThresholdConfig,
     with_readings: bool = False,
 ) -> list:
-    """Run one device's micro-batch (NaN = sensor not reported) through its monitors, in event time.
+    """Run one device's micro-batch (NaN = sensor not reported) through its monitor, in event time.
 
-    Returns anomaly rows and, with ``with_readings``, ``(READINGS, row)`` for every reading.
+    Returns anomaly rows (per sensor, and ``device`` for the multivariate model) and, with
+    ``with_readings``, ``(READINGS, row)`` for every sensor reading.
     """
     order = sorted(range(len(ts_list)), key=ts_list.__getitem__)
     rows: list = []
-    for sensor, values in columns.items():
-        ts = [ts_list[i] for i in order if not math.isnan(values[i])]
-        if not ts:
+    device_id = dev.device_id
+    for i in order:
+        values = {s: vs[i] for s, vs in columns.items() if not math.isnan(vs[i])}
+        if not values:
             continue
-        vs = [values[i] for i in order if not math.isnan(values[i])]
-        for v in dev.monitor(sensor, detection, thresholds).update_many(ts, vs):
+        verdict = dev.core.update(ts_list[i], values)
+        for sensor, v in verdict.parts.items():
             if is_reportable(v):
-                rows.append(anomaly_row(dev.device_id, sensor, v))
-            if with_readings:
+                rows.append(anomaly_row(device_id, sensor, v))
+        if with_readings:
+            for sensor, v in verdict.sensors.items():
                 rows.append(
-                    (READINGS, Row(dev.device_id, sensor, v.ts_ms, v.value, float(v.score), v.severity,
+                    (READINGS, Row(device_id, sensor, v.ts_ms, v.value, float(v.score), v.severity,
                                    v.anomalous, v.alert))
                 )  # fmt: skip
     dev.last_ts = max(dev.last_ts, ts_list[order[-1]])
@@ -163,15 +182,17 @@ class DetectAnomalies(KeyedProcessFunction):
         thresholds: ThresholdConfig,
         state_ttl_hours: int,
         with_readings: bool = False,
+        baseline: BaselineConfig | None = None,
     ) -> None:
         self._detection = detection
         self._thresholds = thresholds
+        self._baseline = baseline or BaselineConfig()
         self._ttl_ms = state_ttl_hours * 3_600_000
         self._with_readings = with_readings
         self._state = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        _CONFIGS.update(detection=self._detection, thresholds=self._thresholds)
+        _CONFIGS.update(detection=self._detection, thresholds=self._thresholds, baseline=self._baseline)
         self._state = runtime_context.get_state(ValueStateDescriptor("device", Types.PICKLED_BYTE_ARRAY()))
         # Wall-clock time of the last input at this subtask; a (re)start counts as input, so the
         # processing-time timers restored from a checkpoint do not fire silence while catching up.
@@ -179,12 +200,11 @@ class DetectAnomalies(KeyedProcessFunction):
 
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context):
         self._last_input_ms = _wall_ms()
-        dev = self._state.value() or DeviceMonitors(value[0])
+        dev = self._state.value() or DeviceMonitors(
+            value[0], DeviceMonitor(value[0], self._detection, self._thresholds, self._baseline))
         previous = dev.last_ts
         columns = {s: value[2 + i] for i, s in enumerate(SENSORS)}
-        yield from detect_batch(
-            dev, value[1], columns, self._detection, self._thresholds, self._with_readings
-        )
+        yield from detect_batch(dev, value[1], columns, self._with_readings)
         timers = ctx.timer_service()
         if dev.stall_timer == 0:
             dev.stall_timer = self._last_input_ms + self._detection.silence_timeout_ms

@@ -178,7 +178,9 @@ def detect_stage(batches: DataStream, cfg: AppConfig) -> DataStream:
     also leaves on the side output ``READINGS``.
     """
     with_readings = cfg.sinks.timeseries_store != "none" and cfg.sinks.timestream_mode == "readings"
-    detect = DetectAnomalies(cfg.detection, cfg.thresholds, cfg.pipeline.state_ttl_hours, with_readings)
+    detect = DetectAnomalies(
+        cfg.detection, cfg.thresholds, cfg.pipeline.state_ttl_hours, with_readings, cfg.baseline
+    )
     return (
         batches.key_by(lambda r: r[0], key_type=Types.STRING())
         .process(detect, ANOMALY_TYPE)

@@ -56,6 +56,14 @@ spike = mon.update(300_000, 96.0)
 assert spike.alert and spike.severity == "critical", spike
 again = SeriesMonitor.from_state(mon.to_state(), "m-1", "temperature", det, th)
 assert again.to_state() == mon.to_state()
+from flink_job.core.detection.device import DeviceMonitor
+dev = DeviceMonitor("m-1", det, th)
+for i in range(300):
+    load = rng.gauss(0, 1)
+    dev.update(i * 1000, {"temperature": 60 + 2 * load, "pressure": 5 + load + rng.gauss(0, 0.1)})
+v = dev.update(300_000, {"temperature": 64.0, "pressure": 3.0})
+assert v.model is not None and v.model.score > 0.9, v
+assert DeviceMonitor.from_state(dev.to_state(), "m-1", det, th).to_state() == dev.to_state()
 assert parse_reading('{"device_id": "m-1", "ts": 1700000000000, "pressure": 5}', 1700000000000).ok
 assert anomaly_event("m-1", "temperature", 0, 1.0, 1.0, "critical", "threshold", True, True, "x")["time"]
 print("core ok on", __import__("sys").version.split()[0])

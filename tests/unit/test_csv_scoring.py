@@ -28,7 +28,7 @@ def test_scores_every_row(tmp_path):
     counts = score_csv(sample(tmp_path), out)
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 120 == counts["rows"]
-    assert list(rows[0]) == ["timestamp", "score", "anomalous", "alert",
+    assert list(rows[0]) == ["timestamp", "score", "anomalous", "alert", "model_score", "top_sensors",
                              "temperature_score", "pressure_score"]
     assert rows[100]["alert"] == "1" and rows[100]["anomalous"] == "1" and float(rows[100]["score"]) == 1.0
     assert counts["alerts"] == sum(int(r["alert"]) for r in rows) >= 1
@@ -65,3 +65,37 @@ def test_cli_reports_errors_with_exit_code_2(tmp_path, capsys):
 def test_epoch_timestamps(tmp_path):
     src = write(tmp_path / "e.csv", [["timestamp", "v"]] + [[1_700_000_000 + i, i % 3] for i in range(30)])
     assert score_csv(src, tmp_path / "o.csv")["rows"] == 30
+
+
+def related(tmp_path, n=460, broken_from=330):
+    """temperature and pressure follow one load; from `broken_from` (a zero of the load, so nothing
+    jumps) pressure mirrors it, staying in its normal range."""
+    import math
+    import random
+    rng = random.Random(3)
+    rows = [["timestamp", "temperature", "pressure"]]
+    for i in range(n):
+        load = math.sin(i / 15)
+        p_load = -load if i >= broken_from else load
+        rows.append([1_700_000_000 + i, round(65 + 3 * load + rng.gauss(0, 0.1), 3),
+                     round(5.5 + 0.3 * p_load + rng.gauss(0, 0.01), 4)])
+    return write(tmp_path / "related.csv", rows)
+
+
+def test_device_mode_catches_a_broken_relation_that_per_column_mode_misses(tmp_path):
+    src = related(tmp_path)
+    device, per_col = tmp_path / "device.csv", tmp_path / "per_column.csv"
+    assert main(["score-csv", str(src), str(device), "--baseline-rows", "200"]) == 0
+    assert main(["score-csv", str(src), str(per_col), "--baseline-rows", "200", "--per-column"]) == 0
+    d = list(csv.DictReader(device.open()))
+    p = list(csv.DictReader(per_col.open()))
+    assert not any(r["anomalous"] == "1" for r in d[:330])  # commissioning and normal: quiet
+    assert sum(r["anomalous"] == "1" for r in d[330:]) > 60
+    assert "pressure" in next(r["top_sensors"] for r in d[330:] if r["alert"] == "1")
+    assert sum(r["anomalous"] == "1" for r in p[330:]) < 20
+    assert all(r["top_sensors"] == "" and float(r["model_score"]) == 0 for r in p)
+
+
+def test_baseline_rows_must_be_at_least_two(tmp_path):
+    with pytest.raises(InputError, match="--baseline-rows"):
+        score_csv(sample(tmp_path), tmp_path / "o.csv", baseline_rows=1)

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import pickle
 import random
+from pathlib import Path
 
 from flink_job.core.detection.config import DetectionConfig, ThresholdConfig
+from flink_job.core.detection.device import DeviceMonitor
 from flink_job.pipeline.detect import _CONFIGS, READINGS, DeviceMonitors, detect_batch
 
 DET, TH = DetectionConfig(), ThresholdConfig()
 NAN = float("nan")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "state"
+
+
+def _dev(device_id: str) -> DeviceMonitors:
+    return DeviceMonitors(device_id, DeviceMonitor(device_id, DET, TH))
 
 
 def _batch(rng: random.Random, start: int, n: int = 5) -> tuple[list[int], dict[str, list[float]]]:
@@ -24,12 +33,12 @@ def _batch(rng: random.Random, start: int, n: int = 5) -> tuple[list[int], dict[
 
 def test_a_critical_breach_in_a_batch_alerts_and_unreported_sensors_get_no_monitor():
     rng = random.Random(1)
-    dev = DeviceMonitors("m-1")
+    dev = _dev("m-1")
     for w in range(40):  # normal readings: no alert
-        assert not any(r[8] for r in detect_batch(dev, *_batch(rng, w * 5000), DET, TH))
+        assert not any(r[8] for r in detect_batch(dev, *_batch(rng, w * 5000)))
     ts, cols = _batch(rng, 40 * 5000)
     cols["temperature"][2] = 120.0
-    rows = detect_batch(dev, ts, cols, DET, TH)
+    rows = detect_batch(dev, ts, cols)
     alerts = [r for r in rows if r[8]]
     assert [(r[1], r[2], r[5]) for r in alerts] == [("temperature", ts[2], "critical")]
     assert set(dev.monitors) == {"temperature", "pressure"}
@@ -38,9 +47,9 @@ def test_a_critical_breach_in_a_batch_alerts_and_unreported_sensors_get_no_monit
 
 def test_readings_mode_returns_every_reading_on_the_side_output():
     rng = random.Random(2)
-    dev = DeviceMonitors("m-2")
+    dev = _dev("m-2")
     ts, cols = _batch(rng, 0)
-    out = detect_batch(dev, ts, cols, DET, TH, with_readings=True)
+    out = detect_batch(dev, ts, cols, with_readings=True)
     side = [row for tag, row in (o for o in out if isinstance(o, tuple))]
     assert all(tag is READINGS for tag, _ in (o for o in out if isinstance(o, tuple)))
     assert len(side) == 10  # 5 timestamps x 2 reported sensors
@@ -49,24 +58,67 @@ def test_readings_mode_returns_every_reading_on_the_side_output():
 
 def test_unsorted_batches_are_processed_in_event_time_order():
     rng = random.Random(3)
-    a, b = DeviceMonitors("m-3"), DeviceMonitors("m-3")
+    a, b = _dev("m-3"), _dev("m-3")
     for w in range(30):
         ts, cols = _batch(rng, w * 5000)
         perm = list(reversed(range(len(ts))))
-        detect_batch(a, ts, cols, DET, TH, with_readings=True)
+        detect_batch(a, ts, cols, with_readings=True)
         shuffled = {s: [v[i] for i in perm] for s, v in cols.items()}
-        detect_batch(b, [ts[i] for i in perm], shuffled, DET, TH, with_readings=True)
+        detect_batch(b, [ts[i] for i in perm], shuffled, with_readings=True)
     assert a.to_state() == b.to_state()
 
 
 def test_keyed_state_pickles_as_a_versioned_dict_and_restores_identically():
     _CONFIGS.update(detection=DET, thresholds=TH)
     rng = random.Random(4)
-    dev = DeviceMonitors("m-4")
+    dev = _dev("m-4")
     for w in range(50):
-        detect_batch(dev, *_batch(rng, w * 5000), DET, TH)
+        detect_batch(dev, *_batch(rng, w * 5000))
     restored = pickle.loads(pickle.dumps(dev))
     assert restored.to_state() == dev.to_state()
-    assert dev.__reduce__()[1][0]["v"] == 1
+    assert dev.__reduce__()[1][0]["v"] == 2
     nxt = _batch(random.Random(9), 50 * 5000)
-    assert detect_batch(restored, *nxt, DET, TH, True) == detect_batch(dev, *nxt, DET, TH, True)
+    assert detect_batch(restored, *nxt, True) == detect_batch(dev, *nxt, True)
+
+
+def test_a_v1_state_is_migrated_its_sensors_keep_their_baselines(caplog):
+    fx = json.loads((FIXTURES / "monitor_v1.json").read_text())
+    v1 = {"v": 1, "device_id": "m-5", "last_ts": 80_000, "stall_timer": 0,
+          "monitors": {"temperature": fx["state"]}}
+    with caplog.at_level(logging.INFO, logger="flink_job.pipeline.detect"):
+        dev = DeviceMonitors.from_state(v1, DET, TH)
+    assert "migrated v1 state" in caplog.text
+    assert dev.monitors["temperature"].n == fx["state"]["n"] and dev.core.model is None
+    assert dev.to_state()["v"] == 2
+
+
+def test_an_unreadable_state_starts_the_device_afresh_and_never_raises(caplog):
+    with caplog.at_level(logging.WARNING, logger="flink_job.pipeline.detect"):
+        for bad in ({"v": 99, "device_id": "m-6"}, {"v": 1, "device_id": "m-6", "monitors": {"x": {}}},
+                    {"v": 2, "device_id": "m-6", "last_ts": 0, "device": {"v": 1, "series": 3}}):
+            dev = DeviceMonitors.from_state(bad, DET, TH)
+            assert dev.device_id == "m-6" and dev.monitors == {} and dev.last_ts == -1
+    assert caplog.text.count("starts afresh") == 3
+
+
+def test_a_relation_broken_between_sensors_raises_one_device_level_alert():
+    """Pressure stops following temperature while both stay in their normal range."""
+    rng = random.Random(5)
+    dev = _dev("m-7")
+
+    def batch(start: int, broken: bool) -> tuple[list[int], dict[str, list[float]]]:
+        ts = [start + i * 1000 for i in range(5)]
+        load = [math.sin(t / 20_000) for t in ts]
+        return ts, {
+            "temperature": [65 + 2 * x + rng.gauss(0, 0.1) for x in load],
+            "pressure": [5.5 + (-0.2 if broken else 0.2) * x + rng.gauss(0, 0.01) for x in load],
+            "vibration": [NAN] * 5,
+        }
+
+    # the relation breaks at a zero of the load (t = 440 s), so no sensor jumps
+    quiet = [r for w in range(88) for r in detect_batch(dev, *batch(w * 5000, False)) if r[8]]
+    assert quiet == []
+    rows = [r for w in range(88, 108) for r in detect_batch(dev, *batch(w * 5000, True))]
+    alerts = [r for r in rows if r[8]]
+    assert [(r[1], r[6]) for r in alerts] == [("device", "multivariate")]
+    assert "top: pressure" in alerts[0][9] or "top: temperature" in alerts[0][9]

@@ -4,9 +4,11 @@ runtime-properties string map.  Unknown keys and bad values raise ConfigError(gr
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from flink_job.core.detection.thresholds import LEVEL_NAMES, Levels
@@ -53,6 +55,22 @@ class DetectionConfig:
     critical_score: float = 0.8  # statistical score at/above which severity is "critical"
     warning_score: float = 0.75  # score of a static warning breach (a critical breach scores 1.0)
     silence_timeout_ms: int = 60_000
+    # Commissioning: a new series or device learns its baseline from its first baseline_readings
+    # readings (and, if > 0, at least baseline_ms of event time) and raises no statistical alert meanwhile.
+    baseline_readings: int = 100
+    baseline_ms: int = 0
+    # After commissioning, learn only readings judged normal (no open episode, score < alert_threshold).
+    protect_baseline: bool = True
+    # A statistical episode longer than this (event time) is taken as the new normal: the series
+    # commissions a fresh baseline.  0: never (the episode lasts until a real recovery or a relearn).
+    episode_relearn_ms: int = 0
+    # Per-device multivariate model (Hotelling T² over the device's sensors, multivariate.py)
+    multivariate: bool = True
+    multivariate_alpha: float = 0.0001  # forgetting per normal reading (memory ~ 1/alpha readings)
+    multivariate_limit_z: float = 2.326  # control limit at this normal quantile (2.326: 99%)
+    # consecutive readings over the limit that open a multivariate episode: a lone reading over a 99%
+    # limit is 1 in 100 normal readings, three in a row are a fault
+    multivariate_debounce: int = 3
 
     def __post_init__(self) -> None:
         for key, message in self.problems():
@@ -91,6 +109,10 @@ class DetectionConfig:
             out.append(("critical_score", "must be in (0, 1]"))
         if self.flatline_min_run < 2:
             out.append(("flatline_min_run", "must be >= 2"))
+        if not 0.0 < self.multivariate_alpha < 1.0:
+            out.append(("multivariate_alpha", "must be in (0, 1)"))
+        if self.baseline_readings < 2:
+            out.append(("baseline_readings", "must be >= 2"))
         if self.silence_timeout_ms <= 0:
             out.append(("silence_timeout_ms", "must be > 0"))
         return out
@@ -208,3 +230,72 @@ def _parse_level(group: str, key: str, raw: Any) -> float | None:
     if not math.isfinite(v):
         raise ConfigError(group, key, f"must be finite, got {raw!r}")
     return v
+
+
+@dataclass(frozen=True)
+class BaselineConfig:
+    """Per-device baseline control (property group ``baseline``).
+
+    - ``relearn.<device_id>`` = ISO-8601 time or epoch ms: the device's readings from that time on
+      commission a fresh baseline, once (after maintenance).  Idempotent: a device whose current baseline
+      started at or after that time is left alone, so the key can stay set across restarts.
+    - ``class.<glob>.readings`` / ``class.<glob>.ms``: commissioning length for the devices whose id matches
+      the glob (fnmatch); the most specific (longest) matching glob wins, others use the detection group's
+      ``baseline_readings`` / ``baseline_ms``.
+    """
+
+    relearn: dict[str, int] = field(default_factory=dict)
+    classes: tuple[tuple[str, int | None, int | None], ...] = ()  # (glob, readings, ms)
+
+    def relearn_at(self, device_id: str) -> int | None:
+        return self.relearn.get(device_id)
+
+    def for_device(self, device_id: str, detection: DetectionConfig) -> DetectionConfig:
+        """The detection config with this device's commissioning length."""
+        for pattern, readings, ms in self.classes:
+            if fnmatch.fnmatchcase(device_id, pattern):
+                changes: dict[str, int] = {}
+                if readings is not None:
+                    changes["baseline_readings"] = readings
+                if ms is not None:
+                    changes["baseline_ms"] = ms
+                return dataclasses.replace(detection, **changes)
+        return detection
+
+    @classmethod
+    def from_properties(cls, props: Mapping[str, str], group: str = "baseline") -> BaselineConfig:
+        relearn: dict[str, int] = {}
+        classes: dict[str, list[int | None]] = {}
+        for key, raw in props.items():
+            head, _, rest = key.partition(".")
+            if head == "relearn" and rest:
+                relearn[rest] = _parse_time(group, key, raw)
+                continue
+            pattern, _, what = rest.rpartition(".")
+            if head == "class" and pattern and what in ("readings", "ms"):
+                try:
+                    value = int(str(raw).strip().replace("_", ""))
+                except ValueError:
+                    raise ConfigError(group, key, f"cannot parse {raw!r} as int") from None
+                if value < (2 if what == "readings" else 0):
+                    raise ConfigError(group, key, f"must be >= {2 if what == 'readings' else 0}, got {value}")
+                classes.setdefault(pattern, [None, None])[0 if what == "readings" else 1] = value
+                continue
+            raise ConfigError(group, key, "expected 'relearn.<device_id>', 'class.<glob>.readings' "
+                                          "or 'class.<glob>.ms'")
+        ordered = sorted(classes.items(), key=lambda kv: (-len(kv[0]), kv[0]))
+        return cls(relearn=relearn, classes=tuple((p, r, m) for p, (r, m) in ordered))
+
+
+def _parse_time(group: str, key: str, raw: Any) -> int:
+    """Epoch milliseconds from an integer or ISO-8601 text (a zone is required)."""
+    text = str(raw).strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(group, key, f"cannot parse {raw!r} as a time (ISO-8601 or epoch ms)") from None
+    if dt.tzinfo is None:
+        raise ConfigError(group, key, f"{raw!r} has no time zone (add Z or +00:00)")
+    return int(dt.timestamp() * 1000)

@@ -2,6 +2,10 @@
 
 The chart statistic s = lam*x + (1-lam)*s has standard deviation sigma*sqrt(lam/(2-lam)) around the
 baseline mean, so small sustained shifts that a single-reading z-score misses add up and cross the limit.
+That formula holds for independent readings only; process signals are autocorrelated, and their chart
+statistic wanders much further (on the Tennessee Eastman data it alarmed on most normal rows).  So the
+chart's own spread around the baseline is also measured (an EW mean square over the learnt readings) and
+the larger of the two sigmas is used.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ class EWMADetector(Detector):
     """Scores 0.5 when the chart statistic is `z50` chart-sigmas from the baseline (an L-sigma limit)."""
 
     name = "ewma"
-    __slots__ = ("lam", "baseline_alpha", "z50", "min_points", "baseline", "s", "last_stat", "_k")
+    __slots__ = ("lam", "baseline_alpha", "z50", "min_points", "baseline", "s", "last_stat", "_k",
+                 "chart_ms", "chart_n")
 
     def __init__(self, lam: float = 0.2, baseline_alpha: float = 0.005, z50: float = 4.0,
                  min_points: int = 30) -> None:
@@ -31,6 +36,8 @@ class EWMADetector(Detector):
         self.s: float | None = None
         self.last_stat = 0.0
         self._k = math.sqrt(lam / (2.0 - lam))
+        self.chart_ms = 0.0  # EW mean square of (chart statistic - baseline mean)
+        self.chart_n = 0
 
     def _chart(self, x: float) -> float:
         return x if self.s is None else self.lam * x + (1.0 - self.lam) * self.s
@@ -41,18 +48,30 @@ class EWMADetector(Detector):
             self.last_stat = 0.0
             return 0.0
         s = self._chart(x)
-        z = abs(s - b.mean) / (floored_std(b.var, b.mean) * self._k)
+        sigma = max(floored_std(b.var, b.mean) * self._k, math.sqrt(self.chart_ms))
+        z = abs(s - b.mean) / sigma
         self.last_stat = z
         return squash(z, self.z50)
 
     def learn_one(self, x: float, ts_ms: int = 0) -> None:
-        self.s = self._chart(x)
-        self.baseline.update(x)
+        self.s = s = self._chart(x)
+        b = self.baseline
+        if b.n:
+            self.chart_n += 1
+            # the spread of a process is a slow property: learnt 5x slower than the mean, so a drift
+            # does not teach it much before it alarms
+            slow = self.baseline_alpha / 5.0
+            a = slow if slow * self.chart_n >= 1.0 else 1.0 / self.chart_n
+            dev = s - b.mean
+            # winsorised at 3 sigma, so a shift being learnt cannot hide itself by inflating the spread
+            cap = 9.0 * max(b.var * self._k * self._k, self.chart_ms)
+            sq = dev * dev
+            self.chart_ms += a * ((sq if self.chart_n < self.min_points or sq < cap else cap) - self.chart_ms)
+        b.update(x)
 
     def score_learn_one(self, x: float, ts_ms: int = 0) -> float:
         sc = self.score_one(x)
-        self.s = self._chart(x)
-        self.baseline.update(x)
+        self.learn_one(x)
         return sc
 
     def explain(self) -> str:
@@ -60,13 +79,16 @@ class EWMADetector(Detector):
                 f"chart-sigmas from baseline {self.baseline.mean:.4g}")
 
     def to_state(self) -> dict[str, Any]:
-        return {"baseline": self.baseline.to_state(), "s": self.s}
+        return {"baseline": self.baseline.to_state(), "s": self.s, "chart": [self.chart_ms, self.chart_n]}
 
     @classmethod
     def from_state(cls, state: dict[str, Any], **params: Any) -> EWMADetector:
         obj = cls(**params)
         obj.baseline = EWMeanVar.from_state(state["baseline"], obj.baseline_alpha)
         obj.s = None if state["s"] is None else float(state["s"])
+        chart = state.get("chart")  # absent in states written before it: the iid sigma alone until learnt
+        if chart is not None:
+            obj.chart_ms, obj.chart_n = float(chart[0]), int(chart[1])
         return obj
 
     @classmethod

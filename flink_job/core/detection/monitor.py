@@ -1,5 +1,11 @@
 """SeriesMonitor: everything for one (device, sensor) series, and the Verdict it returns per reading.
 
+Baseline: the first ``baseline_readings`` (and ``baseline_ms``) of a series commission it: the detectors
+learn everything and score 0 (static thresholds still apply).  After that the baseline is protected:
+with ``protect_baseline`` the detectors learn a reading only when it is judged normal (no open episode
+and a score below ``alert_threshold``), so a long fault never becomes "normal" and the episode ends on a
+real recovery.  ``relearn()`` commissions again (after maintenance).
+
 Score of a reading = max over the windowed detectors, through the novelty gate (alerting.py), raised to
 `warning_score` / 1.0 on a static warning / critical breach.  Severity comes from the static level when
 one is breached, else from the score (>= critical_score: critical).  The alert policy
@@ -26,7 +32,7 @@ from flink_job.core.detection.silence import SilenceCheck
 from flink_job.core.detection.thresholds import CRITICAL, WARNING, ThresholdDetector
 from flink_job.core.detection.zscore import ZScoreDetector
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # v2: commissioning start (v1 states load: their series are past commissioning)
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,8 @@ class SeriesMonitor:
     """Everything for one (device, sensor) series: static thresholds + windowed detectors + alert policy."""
 
     __slots__ = ("device_id", "sensor", "detection", "levels", "threshold", "detectors", "policy",
-                 "silence", "novelty", "n", "escalated")
+                 "silence", "novelty", "n", "escalated", "started_ms", "commissioned",
+                 "episode_start")
 
     def __init__(self, device_id: str, sensor: str, detection: DetectionConfig,
                  thresholds: ThresholdConfig) -> None:
@@ -91,6 +98,30 @@ class SeriesMonitor:
         self.novelty = NoveltyGate(detection.novelty_decay)
         self.n = 0
         self.escalated = False  # this episode has reached a static critical breach
+        self.started_ms: int | None = None  # event time of the first commissioning reading
+        self.commissioned = False  # the baseline is learnt (then protected)
+        self.episode_start: int | None = None  # event time the open episode started
+
+    def relearn(self) -> None:
+        """Forget what the detectors learnt and commission again (the alert policy keeps its state)."""
+        cfg = self.detection
+        self.detectors = [DETECTOR_CLASSES[name](**detector_params(name, cfg)) for name in cfg.detectors]
+        self.novelty = NoveltyGate(cfg.novelty_decay)
+        self.n = 0
+        self.started_ms = None
+        self.commissioned = False
+
+    def _commissioning(self, ts_ms: int) -> bool:
+        """True while the baseline is being learnt; flips for good once enough readings and time passed."""
+        if self.commissioned:
+            return False
+        cfg = self.detection
+        if self.started_ms is None:
+            self.started_ms = ts_ms
+        if self.n >= cfg.baseline_readings and ts_ms - self.started_ms >= cfg.baseline_ms:
+            self.commissioned = True
+            return False
+        return True
 
     def update(self, ts_ms: int, value: float) -> Verdict:
         """Score one reading (readings arrive in event-time order) and step the alert policy."""
@@ -100,15 +131,38 @@ class SeriesMonitor:
             # A missing/garbled reading teaches nothing and must not poison running sums.
             return Verdict(ts_ms, x, 0.0, (), self.policy.anomalous, False,
                            "warning" if self.policy.anomalous else "ok", "non-finite reading ignored")
-        self.n += 1
-        scores = [d.score_learn_one(x, ts_ms) for d in self.detectors]
-        score = self.novelty.apply(max(scores)) if scores else 0.0
-        level = self.threshold.level(x) if self.threshold is not None else 0
         cfg = self.detection
+        commissioning = self._commissioning(ts_ms)
+        self.n += 1
+        if commissioning:
+            for d in self.detectors:
+                d.learn_one(x, ts_ms)
+            scores = [0.0] * len(self.detectors)
+            score = 0.0
+        elif not cfg.protect_baseline:
+            scores = [d.score_learn_one(x, ts_ms) for d in self.detectors]
+            score = self.novelty.apply(max(scores)) if scores else 0.0
+        else:
+            scores = [d.score_one(x, ts_ms) for d in self.detectors]
+            score = self.novelty.apply(max(scores)) if scores else 0.0
+        statistical = score
+        level = self.threshold.level(x) if self.threshold is not None else 0
         if level:
             score = 1.0 if level == CRITICAL else max(score, cfg.warning_score)
         anomalous, alert = self.policy.step(score, ts_ms)
+        if cfg.protect_baseline and not commissioning and not anomalous and statistical < cfg.alert_threshold:
+            for d in self.detectors:
+                d.learn_one(x, ts_ms)
+        if anomalous and self.episode_start is None:
+            self.episode_start = ts_ms
+        elif (anomalous and cfg.episode_relearn_ms and not level
+              and ts_ms - self.episode_start >= cfg.episode_relearn_ms):  # type: ignore[operator]
+            # a statistical episode this long is the new normal: commission afresh (the episode then
+            # ends on the new baseline's quiet scores)
+            self.relearn()
+            self.episode_start = None
         if not anomalous:
+            self.episode_start = None
             self.escalated = False
             return Verdict(ts_ms, x, score, (), False, False, "ok", "ok")
         if level == CRITICAL and not self.escalated:
@@ -155,6 +209,9 @@ class SeriesMonitor:
             "policy": self.policy.to_state(),
             "novelty_peak": self.novelty.peak,
             "escalated": self.escalated,
+            "started_ms": self.started_ms,
+            "commissioned": self.commissioned,
+            "episode_start": self.episode_start,
             "silence": self.silence.to_state(),
             "detectors": {d.name: d.to_state() for d in self.detectors},
         }
@@ -164,7 +221,7 @@ class SeriesMonitor:
                    thresholds: ThresholdConfig) -> SeriesMonitor:
         """Restore; detectors added to the config since the snapshot start fresh, removed ones are dropped."""
         version = state.get("v")
-        if version != STATE_VERSION:
+        if version not in (1, STATE_VERSION):
             raise ValueError(f"unsupported SeriesMonitor state version {version!r} "
                              f"(expected {STATE_VERSION})")
         obj = cls(device_id, sensor, detection, thresholds)
@@ -174,6 +231,13 @@ class SeriesMonitor:
         obj.policy.load_state(state["policy"])
         obj.novelty.peak = float(state.get("novelty_peak", 0.0))
         obj.escalated = bool(state.get("escalated", False))
+        started = state.get("started_ms")
+        obj.started_ms = None if started is None else int(started)
+        episode = state.get("episode_start")
+        obj.episode_start = None if episode is None else int(episode)
+        # v1 had no commissioning, only the detectors' warm-up (min_points): past it, the baseline is learnt
+        obj.commissioned = bool(state["commissioned"]) if "commissioned" in state else (
+            obj.n >= detection.min_points)
         obj.silence.load_state(state["silence"])
         saved = state.get("detectors", {})
         obj.detectors = [
