@@ -67,7 +67,7 @@ class DetectionConfig:
     # Per-device multivariate model (Hotelling T² over the device's sensors, multivariate.py)
     multivariate: bool = True
     multivariate_alpha: float = 0.0001  # forgetting per normal reading (memory ~ 1/alpha readings)
-    multivariate_limit_z: float = 2.326  # control limit at this normal quantile (2.326: 99%)
+    multivariate_limit_z: float = 3.09  # control limit at this normal quantile (3.09: 99.9%)
     # consecutive readings over the limit that open a multivariate episode: a lone reading over a 99%
     # limit is 1 in 100 normal readings, three in a row are a fault
     multivariate_debounce: int = 3

@@ -7,8 +7,9 @@ the sensor name ``device``.  The combined verdict is the maximum score, anomalou
 open, alert when any part alerts, and names the sensors that contribute most.
 
 One fault, one alert: a multivariate onset while a sensor episode of the same device is open (or starts
-on the same reading) is not alerted again: that sensor's alert already said it.  A sensor alert inside a
-multivariate episode still goes out (it names the sensor; static breaches always alert).
+on the same reading) is not alerted again: that sensor's alert already said it.  Likewise a sensor's
+statistical onset inside an open multivariate episode is flagged but not alerted (a drift is usually
+seen jointly first).  Static threshold breaches always alert, and so does their escalation.
 
 The model learns only readings judged normal by every part (no open episode, scores below
 ``alert_threshold``), so a fault never becomes the baseline.  A relearn request (``baseline`` group:
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flink_job.core.detection.alerting import AlertPolicy
@@ -103,6 +104,9 @@ class DeviceMonitor:
             self.baseline_since = ts_ms
         finite = {s: float(v) for s, v in values.items() if v is not None and math.isfinite(v)}
         sensors = {s: self.monitor(s).update(ts_ms, v) for s, v in finite.items()}
+        if self.policy.anomalous:  # a multivariate episode is open: it alerted for this device already
+            sensors = {s: replace(v, alert=False) if v.alert and "threshold" not in v.detectors else v
+                       for s, v in sensors.items()}
         model_verdict = None
         contributors: tuple[tuple[str, float], ...] = ()
         if self.detection.multivariate and len(finite) >= 2:

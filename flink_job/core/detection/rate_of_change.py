@@ -1,7 +1,8 @@
 """Rate of change: the step from the previous reading, z-scored against the recent steps.
 
 Per reading rather than per second: sensors report at a fixed rate, and a gap in the data (handled by
-the silence check) should not make the next step look small.
+the silence check) should not make the next step look small.  O(1) state: the steps' statistics are
+exponentially weighted (alpha = 2 / (window + 1), zscore.py).
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from flink_job.core.detection.base import Detector, squash
-from flink_job.core.detection.stats import RollingMeanVar, floored_std
+from flink_job.core.detection.stats import EWMeanVar, floored_std
+from flink_job.core.detection.zscore import ew_alpha, load_ew
 
 
 class RateOfChangeDetector(Detector):
@@ -22,7 +24,7 @@ class RateOfChangeDetector(Detector):
         self.window = window
         self.z50 = z50
         self.min_points = min_points
-        self.stats = RollingMeanVar(window)
+        self.stats = EWMeanVar(ew_alpha(window))
         self.prev: float | None = None
         self.last_stat = 0.0
         self._step = 0.0
@@ -34,7 +36,7 @@ class RateOfChangeDetector(Detector):
             return 0.0
         d = x - self.prev
         self._step = d
-        z = abs(d - st.mean) / floored_std(st.m2 / st.n, self.prev)
+        z = abs(d - st.mean) / floored_std(st.var, self.prev)
         self.last_stat = z
         return squash(z, self.z50)
 
@@ -54,12 +56,12 @@ class RateOfChangeDetector(Detector):
         return f"step {self._step:+.4g} is {self.last_stat:.1f} sigma from the usual step"
 
     def to_state(self) -> dict[str, Any]:
-        return {"stats": self.stats.to_state(), "prev": self.prev}
+        return {"ew": self.stats.to_state(), "prev": self.prev}
 
     @classmethod
     def from_state(cls, state: dict[str, Any], **params: Any) -> RateOfChangeDetector:
         obj = cls(**params)
-        obj.stats = RollingMeanVar.from_state(state["stats"], obj.window)
+        obj.stats = load_ew(state, ew_alpha(obj.window))
         obj.prev = None if state["prev"] is None else float(state["prev"])
         return obj
 

@@ -1,25 +1,45 @@
-"""Sliding-window z-score: |x - mean| / std over the last `window` readings."""
+"""Z-score: |x - mean| / std against exponentially weighted statistics of the series.
+
+O(1) state: an exponentially weighted mean and variance with alpha = 2 / (window + 1), the EW
+equivalent of a `window`-reading sliding window (the first `window` readings weigh equally).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flink_job.core.detection.base import RollingStatsDetector, squash
-from flink_job.core.detection.stats import RollingMeanVar, floored_std
+from flink_job.core.detection.base import Detector, squash
+from flink_job.core.detection.stats import EWMeanVar, RollingMeanVar, floored_std
 
 
-class ZScoreDetector(RollingStatsDetector):
+def ew_alpha(window: int) -> float:
+    """The EW weight whose average age matches a sliding window of `window` readings."""
+    return 2.0 / (window + 1.0)
+
+
+def load_ew(state: dict[str, Any], alpha: float) -> EWMeanVar:
+    """EW statistics from a state; a sliding-window state (v1) is replayed into them."""
+    if "ew" in state:
+        return EWMeanVar.from_state(state["ew"], alpha)
+    ew = EWMeanVar(alpha)
+    for v in RollingMeanVar.from_state(state["stats"]).values():
+        ew.update(v)
+    return ew
+
+
+class ZScoreDetector(Detector):
     """Scores 0.5 at |z| = z50; needs `min_points` readings before it scores at all."""
 
     name = "zscore"
-    stats_type = RollingMeanVar
     __slots__ = ("window", "z50", "min_points", "stats", "last_stat")
 
     def __init__(self, window: int = 1000, z50: float = 4.0, min_points: int = 30) -> None:
+        if window < 2:
+            raise ValueError("window must be >= 2")
         self.window = window
         self.z50 = z50
         self.min_points = min_points
-        self.stats = RollingMeanVar(window)
+        self.stats = EWMeanVar(ew_alpha(window))
         self.last_stat = 0.0
 
     def score_one(self, x: float, ts_ms: int = 0) -> float:
@@ -28,12 +48,24 @@ class ZScoreDetector(RollingStatsDetector):
             self.last_stat = 0.0
             return 0.0
         mean = st.mean
-        z = abs(x - mean) / floored_std(st.m2 / st.n, mean)
+        z = abs(x - mean) / floored_std(st.var, mean)
         self.last_stat = z
         return squash(z, self.z50)
 
+    def learn_one(self, x: float, ts_ms: int = 0) -> None:
+        self.stats.update(x)
+
     def explain(self) -> str:
         return f"|z|={self.last_stat:.1f} vs mean {self.stats.mean:.4g} std {self.stats.std:.3g}"
+
+    def to_state(self) -> dict[str, Any]:
+        return {"ew": self.stats.to_state()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], **params: Any) -> ZScoreDetector:
+        obj = cls(**params)
+        obj.stats = load_ew(state, ew_alpha(obj.window))
+        return obj
 
     @classmethod
     def _unit_test_params(cls) -> dict[str, Any]:
