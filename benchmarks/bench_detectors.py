@@ -1,7 +1,8 @@
 """Pure-Python detector throughput, events/s on one core.
 
-Measures `SeriesMonitor.update_many` with the default DetectionConfig (the job's hot path) and each
-windowed detector's `score_learn_one` alone, on a synthetic temperature series with a daily cycle.
+Measures `SeriesMonitor.update_many` with the default DetectionConfig, `DeviceMonitor.update` for a
+3-sensor device (the job's hot path: three monitors + the multivariate model; reported per sensor
+reading) and each windowed detector's `score_learn_one` alone, on synthetic series with a daily cycle.
 Prints one JSON line.  Usage: python benchmarks/bench_detectors.py [--events 200000] [--batch 1000]
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from flink_job.core.detection import DetectionConfig, SeriesMonitor, ThresholdConfig  # noqa: E402
+from flink_job.core.detection.device import DeviceMonitor  # noqa: E402
 from flink_job.core.detection.monitor import DETECTOR_CLASSES, detector_params  # noqa: E402
 
 
@@ -37,6 +39,19 @@ def bench_monitor(ts: list[int], values: list[float], batch: int) -> float:
     for i in range(0, len(ts), batch):
         monitor.update_many(ts[i:i + batch], values[i:i + batch])
     return len(ts) / (time.perf_counter() - t0)
+
+
+def bench_device(ts: list[int], values: list[float]) -> float:
+    """Sensor readings/s through a 3-sensor DeviceMonitor (pressure and vibration follow temperature)."""
+    dev = DeviceMonitor("bench-device", DetectionConfig(), ThresholdConfig())
+    rng = random.Random(3)
+    readings = [{"temperature": v, "pressure": 5.5 + 0.05 * (v - 65.0) + rng.gauss(0, 0.04),
+                 "vibration": 2.5 + rng.gauss(0, 0.15)} for v in values]
+    update = dev.update
+    t0 = time.perf_counter()
+    for t, r in zip(ts, readings, strict=True):
+        update(t, r)
+    return 3 * len(ts) / (time.perf_counter() - t0)
 
 
 def bench_detector(name: str, values: list[float]) -> float:
@@ -60,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         "events": args.events,
         "python": sys.version.split()[0],
         "monitor_default_events_per_s": round(bench_monitor(ts, values, args.batch)),
+        "device_monitor_sensor_readings_per_s": round(bench_device(ts, values)),
         "detectors_events_per_s": {name: round(bench_detector(name, values)) for name in DETECTOR_CLASSES},
     }
     print(json.dumps(result))
