@@ -1,4 +1,4 @@
-"""Evaluation subcommands for the project CLI: `evaluate-nab` and `score-csv`.
+"""Evaluation subcommands for the project CLI: `evaluate-nab`, `evaluate-tep` and `score-csv`.
 
 `register(subparsers)` plugs them into the project's argparse CLI; `python -m flink_job.evaluation.cli`
 runs them standalone.
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from flink_job.core.errors import ConfigError
-from flink_job.evaluation import nab_run
+from flink_job.evaluation import nab_run, tep_run
 from flink_job.evaluation.csv_scoring import InputError, score_csv
 
 
@@ -36,8 +36,16 @@ def _run_evaluate_nab(args: argparse.Namespace) -> int:
         return 2
 
 
+def _run_evaluate_tep(args: argparse.Namespace) -> int:
+    try:
+        return tep_run.run(args)
+    except (ConfigError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `evaluate-nab` and `score-csv` to a CLI's subparsers; each sets `func(args) -> int`."""
+    """Add `evaluate-nab`, `evaluate-tep` and `score-csv` to a CLI's subparsers (`func(args) -> int`)."""
     nab = subparsers.add_parser(
         "evaluate-nab", help="score the detector on the 58-file NAB corpus",
         description="Run the production SeriesMonitor over every NAB file with one global configuration, "
@@ -45,6 +53,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "the optimised and the fixed production threshold, and write a JSON report.")
     nab_run.build_parser(nab)
     nab.set_defaults(func=_run_evaluate_nab)
+
+    tep = subparsers.add_parser(
+        "evaluate-tep", help="score the detector on the Tennessee Eastman benchmark, beside batch PCA",
+        description="Commission one device (52 channels) on d00.dat, stream every dNN_te.dat through a "
+                    "copy of it, and report per fault the detection rate, delay and false alarms before "
+                    "the fault, beside a batch PCA T2/Q row computed in the same run.")
+    tep_run.build_parser(tep)
+    tep.set_defaults(func=_run_evaluate_tep)
 
     sc = subparsers.add_parser(
         "score-csv", help="score a CSV time series: score, anomalous, alert per row",

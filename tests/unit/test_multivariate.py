@@ -145,3 +145,24 @@ def test_device_classes_set_their_own_commissioning():
     assert baseline.for_device("press-71", DET).baseline_ms == 60000
     assert baseline.for_device("pump-1", DET).baseline_readings == 50
     assert BaselineConfig().for_device("pump-1", DET) is DET
+
+
+def test_per_sensor_limits_rise_with_the_number_of_sensors():
+    from flink_job.core.detection.device import for_channels
+    assert for_channels(DET, 1) is DET
+    wide = for_channels(DET, 52)
+    assert wide.ewma_z50 == pytest.approx(math.sqrt(DET.ewma_z50**2 + 2 * math.log(52)))
+    assert wide.zscore_z50 > for_channels(DET, 3).zscore_z50 > DET.zscore_z50
+    assert wide.flatline_min_run == DET.flatline_min_run
+
+
+def test_a_level_shift_is_one_episode_until_the_signal_returns():
+    from flink_job.core.detection.monitor import SeriesMonitor
+    m = SeriesMonitor("d", "value", DetectionConfig(baseline_readings=200), ThresholdConfig())
+    rng = random.Random(6)
+    normal = [m.update(i * 1000, 50 + rng.gauss(0, 1)) for i in range(400)]
+    assert not any(v.alert for v in normal)
+    shifted = [m.update((400 + i) * 1000, 58 + rng.gauss(0, 1)) for i in range(1500)]
+    assert sum(v.alert for v in shifted) == 1 and all(v.anomalous for v in shifted[5:])
+    back = [m.update((1900 + i) * 1000, 50 + rng.gauss(0, 1)) for i in range(100)]
+    assert not back[-1].anomalous and not any(v.alert for v in back)

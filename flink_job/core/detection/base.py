@@ -44,6 +44,14 @@ class Detector(ABC):
     def learn_one(self, x: float, ts_ms: int = 0) -> None:
         """Update the state with x."""
 
+    def track_one(self, x: float, ts_ms: int = 0) -> None:  # noqa: B027 - an optional hook, no-op by default
+        """Follow x without learning it into the baseline (a reading judged abnormal).
+
+        Sequence state (the EWMA chart statistic, the previous reading of a step or a flat run) must
+        still follow the signal, or every later reading would be compared with the last normal one and
+        an episode could not end; the baseline statistics stay protected.  Default: no sequence state.
+        """
+
     def score_learn_one(self, x: float, ts_ms: int = 0) -> float:
         """Score x, then learn it (hot path; subclasses inline this)."""
         s = self.score_one(x, ts_ms)

@@ -32,7 +32,7 @@ class DetectionConfig:
     zscore_z50: float = 4.0  # |z| at which the z-score detector scores 0.5
     ewma_lambda: float = 0.2  # weight of the newest reading in the EWMA chart statistic
     ewma_baseline_alpha: float = 0.002  # weight of the newest reading in the slow baseline mean/variance
-    ewma_z50: float = 4.0  # chart-sigmas at which the EWMA detector scores 0.5
+    ewma_z50: float = 3.0  # chart-sigmas scoring 0.5 (per device raised with ln(sensors), device.py)
     mad_window: int = 500
     mad_z50: float = 8.0  # robust |z| at which the MAD detector scores 0.5
     roc_window: int = 500

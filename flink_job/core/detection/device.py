@@ -11,6 +11,10 @@ on the same reading) is not alerted again: that sensor's alert already said it. 
 statistical onset inside an open multivariate episode is flagged but not alerted (a drift is usually
 seen jointly first).  Static threshold breaches always alert, and so does their escalation.
 
+Many sensors, many chances: a device flagged when any of its d sensors alarms would raise d times the
+false alarms of one sensor.  So each sensor's univariate limits are raised with d (Gaussian tails):
+z50² -> z50² + 2·ln(d), unchanged for one sensor, x1.07 for our 3, x1.22 for TEP's 52.
+
 The model learns only readings judged normal by every part (no open episode, scores below
 ``alert_threshold``), so a fault never becomes the baseline.  A relearn request (``baseline`` group:
 ``relearn.<device_id>``) commissions every part of the device afresh.
@@ -60,6 +64,15 @@ class DeviceVerdict:
         return any(v.alert for v in self.parts.values())
 
 
+def for_channels(detection: DetectionConfig, channels: int) -> DetectionConfig:
+    """The per-sensor config of a device with `channels` sensors (univariate z50s raised with ln d)."""
+    if channels <= 1:
+        return detection
+    extra = 2.0 * math.log(channels)
+    return replace(detection, **{key: math.sqrt(getattr(detection, key) ** 2 + extra)
+                                 for key in ("zscore_z50", "ewma_z50", "mad_z50", "roc_z50")})
+
+
 class DeviceMonitor:
     """The sensors' SeriesMonitors, the multivariate model and its alert policy, for one device."""
 
@@ -81,10 +94,12 @@ class DeviceMonitor:
             cooldown_readings=d.cooldown_readings, cooldown_ms=d.cooldown_ms)
         self.baseline_since: int | None = None  # event time the current baseline started
 
-    def monitor(self, sensor: str) -> SeriesMonitor:
+    def monitor(self, sensor: str, channels: int = 1) -> SeriesMonitor:
+        """The sensor's monitor; a new one gets limits for a device of `channels` sensors."""
         m = self.series.get(sensor)
         if m is None:
-            m = self.series[sensor] = SeriesMonitor(self.device_id, sensor, self.detection, self.thresholds)
+            cfg = for_channels(self.detection, channels)
+            m = self.series[sensor] = SeriesMonitor(self.device_id, sensor, cfg, self.thresholds)
         return m
 
     def relearn(self) -> None:
@@ -103,7 +118,8 @@ class DeviceMonitor:
         if self.baseline_since is None:
             self.baseline_since = ts_ms
         finite = {s: float(v) for s, v in values.items() if v is not None and math.isfinite(v)}
-        sensors = {s: self.monitor(s).update(ts_ms, v) for s, v in finite.items()}
+        channels = max(len(finite), len(self.series))
+        sensors = {s: self.monitor(s, channels).update(ts_ms, v) for s, v in finite.items()}
         if self.policy.anomalous:  # a multivariate episode is open: it alerted for this device already
             sensors = {s: replace(v, alert=False) if v.alert and "threshold" not in v.detectors else v
                        for s, v in sensors.items()}
@@ -161,7 +177,8 @@ class DeviceMonitor:
         if state.get("v") != DEVICE_STATE_VERSION:
             raise ValueError(f"unsupported DeviceMonitor state version {state.get('v')!r}")
         obj = cls(device_id, detection, thresholds, baseline)
-        obj.series = {s: SeriesMonitor.from_state(st, device_id, s, obj.detection, thresholds)
+        per_sensor = for_channels(obj.detection, len(state["series"]))
+        obj.series = {s: SeriesMonitor.from_state(st, device_id, s, per_sensor, thresholds)
                       for s, st in state["series"].items()}
         cfg = obj.detection
         if state.get("model") is not None:

@@ -69,6 +69,9 @@ class EWMADetector(Detector):
             self.chart_ms += a * ((sq if self.chart_n < self.min_points or sq < cap else cap) - self.chart_ms)
         b.update(x)
 
+    def track_one(self, x: float, ts_ms: int = 0) -> None:
+        self.s = self._chart(x)
+
     def score_learn_one(self, x: float, ts_ms: int = 0) -> float:
         sc = self.score_one(x)
         self.learn_one(x)

@@ -64,6 +64,11 @@ class FlatlineDetector(Detector):
         self.prev = x
         self.n += 1
 
+    def track_one(self, x: float, ts_ms: int = 0) -> None:
+        # the run goes on (a stuck sensor keeps scoring higher) but an abnormal run never sets `longest`
+        self.run = self.run + 1 if self._flat(x) else 0
+        self.prev = x
+
     def score_learn_one(self, x: float, ts_ms: int = 0) -> float:
         s = self.score_one(x)
         self.learn_one(x)

@@ -150,9 +150,13 @@ class SeriesMonitor:
         if level:
             score = 1.0 if level == CRITICAL else max(score, cfg.warning_score)
         anomalous, alert = self.policy.step(score, ts_ms)
-        if cfg.protect_baseline and not commissioning and not anomalous and statistical < cfg.alert_threshold:
+        if cfg.protect_baseline and not commissioning:
+            normal = not anomalous and statistical < cfg.alert_threshold
             for d in self.detectors:
-                d.learn_one(x, ts_ms)
+                if normal:
+                    d.learn_one(x, ts_ms)
+                else:
+                    d.track_one(x, ts_ms)  # follow the signal, keep the baseline
         if anomalous and self.episode_start is None:
             self.episode_start = ts_ms
         elif (anomalous and cfg.episode_relearn_ms and not level

@@ -45,6 +45,9 @@ class RateOfChangeDetector(Detector):
             self.stats.update(x - self.prev)
         self.prev = x
 
+    def track_one(self, x: float, ts_ms: int = 0) -> None:
+        self.prev = x
+
     def score_learn_one(self, x: float, ts_ms: int = 0) -> float:
         s = self.score_one(x)
         if self.prev is not None:
