@@ -193,10 +193,15 @@ def run(args: argparse.Namespace) -> int:
     report = evaluate(data_dir, props_from_args(args), workers=args.workers, progress=not args.quiet)
     print()
     print(format_table(report, None if args.category == "all" else args.category))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1))
-    print(f"wrote {args.out}  ({report['timing']['rows']} rows in {report['timing']['wall_seconds']} s)")
+    save_report(report, args.out)
     return 0
+
+
+def save_report(report: dict[str, Any], out: Path) -> None:
+    """Write an evaluation report (JSON) and say where, with its size and time (NAB and TEP runners)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
+    print(f"wrote {out}  ({report['timing']['rows']} rows in {report['timing']['wall_seconds']} s)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,7 +18,6 @@ data, a row flagged when T² or Q exceeds its limit.  Our detector uses the one 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -31,6 +30,7 @@ import numpy as np
 
 from flink_job.core.detection import DetectionConfig, ThresholdConfig
 from flink_job.core.detection.device import DeviceMonitor
+from flink_job.evaluation.nab_run import props_from_args, save_report
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO_ROOT / "build" / "reports" / "tep.json"
@@ -203,6 +203,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--data-dir", type=Path, default=None,
                    help="folder with d00.dat and dNN_te.dat (default: $TEP_DIR, else ../shared/datasets/TEP)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"report path (default: {DEFAULT_OUT})")
+    p.add_argument("--config", type=Path, default=None,
+                   help="JSON object of detection properties overriding the defaults (string values)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one detection property (repeatable)")
     p.add_argument("--pca-components", type=int, default=9,
@@ -217,19 +219,11 @@ def run(args: argparse.Namespace) -> int:
     if not (data_dir / "d00.dat").exists():
         print(f"error: no TEP data at {data_dir} (expected d00.dat)", file=sys.stderr)
         return 2
-    props: dict[str, str] = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
-        props[key.strip()] = value.strip()
-    report = evaluate(data_dir, props, workers=args.workers, pca_components=args.pca_components,
-                      progress=not args.quiet)
+    report = evaluate(data_dir, props_from_args(args), workers=args.workers,
+                      pca_components=args.pca_components, progress=not args.quiet)
     print()
     print(format_table(report))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1))
-    print(f"wrote {args.out}  ({report['timing']['rows']} rows in {report['timing']['wall_seconds']} s)")
+    save_report(report, args.out)
     return 0
 
 

@@ -37,7 +37,8 @@ CODE_ROOT = Path(os.environ.get("IOT_CLUSTER_CODE_ROOT", REPO)).resolve()
 JAR = CODE_ROOT / "build" / "libs" / "pyflink-dependencies.jar"
 PLUGINS = CODE_ROOT / "build" / "flink-plugins"
 DEVICES = 40
-MIN_POINTS = 20  # detector warm-up, in readings per series (default 100; smaller keeps phases short)
+# detector warm-up and commissioning, in readings per series (default 100; smaller keeps phases short)
+MIN_POINTS = 20
 
 
 class Producer:
@@ -103,7 +104,7 @@ def groups_for(aws, stream_arn: str, prefix: str, work: Path, **extra: dict[str,
             "aws.region": aws.region,
         },
         "pipeline": {"batch_window_ms": "2000", "aggregate_window_s": "10"},
-        "detection": {"min_points": str(MIN_POINTS)},
+        "detection": {"min_points": str(MIN_POINTS), "baseline_readings": str(MIN_POINTS)},
         "local": {
             "aws_endpoint": aws.endpoint,
             "jars": JAR.as_uri(),
@@ -232,7 +233,8 @@ def test_warmup_observable_tells_fresh_from_restored_detector_state():
     from flink_job.core.detection.config import DetectionConfig, ThresholdConfig
     from flink_job.core.detection.monitor import SeriesMonitor
 
-    detection, thresholds = DetectionConfig(min_points=MIN_POINTS), ThresholdConfig()
+    detection = DetectionConfig(min_points=MIN_POINTS, baseline_readings=MIN_POINTS)
+    thresholds = ThresholdConfig()
     cfg = SimulationConfig(
         devices=1, interval_ms=200, duration_s=20, start_ms=0, seed=5, malformed_share=0, anomalies=0
     )

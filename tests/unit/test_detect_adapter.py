@@ -122,3 +122,19 @@ def test_a_relation_broken_between_sensors_raises_one_device_level_alert():
     alerts = [r for r in rows if r[8]]
     assert [(r[1], r[6]) for r in alerts] == [("device", "multivariate")]
     assert "top: pressure" in alerts[0][9] or "top: temperature" in alerts[0][9]
+
+
+def test_keyed_state_pickled_by_the_v1_job_restores_and_keeps_detecting():
+    """The bytes a v1 job wrote into Flink keyed state (release a0cc1a8: 3 sensors, 300 readings)."""
+    _CONFIGS.update(detection=DET, thresholds=TH)
+    dev = pickle.loads((FIXTURES / "device_v1.pickle").read_bytes())
+    assert isinstance(dev, DeviceMonitors) and dev.device_id == "machine-0042" and dev.last_ts == 299_000
+    assert set(dev.monitors) == {"temperature", "pressure", "vibration"}
+    assert all(m.commissioned for m in dev.monitors.values()) and dev.core.model is None
+    rng = random.Random(12)
+    ts = [300_000 + i * 1000 for i in range(5)]
+    cols = {"temperature": [65 + rng.gauss(0, 0.4) for _ in ts], "pressure": [5.5, 5.5, 9.6, 5.5, 5.5],
+            "vibration": [2.5 + rng.gauss(0, 0.15) for _ in ts]}
+    alerts = [(r[1], r[5]) for r in detect_batch(dev, ts, cols) if r[8]]
+    assert alerts == [("pressure", "critical")]
+    assert pickle.loads(pickle.dumps(dev)).to_state()["v"] == 2

@@ -79,7 +79,7 @@ class AlertPolicy:
 class NoveltyGate:
     """Halves a score that does not beat the series' own recent peak score.
 
-    The peak decays by `decay` per reading (0.9998: half-life ~3,500 readings).  Series with routine
+    The peak decays by `decay` per reading (0.99995: half-life ~14,000 readings).  Series with routine
     bursts (traffic, request counts) then alert only on bursts larger than their recent ones, and an
     excursion that has just been alerted does not keep re-alerting when it recurs at the same size.
     Static threshold breaches bypass the gate (the monitor applies them after it).
@@ -87,7 +87,7 @@ class NoveltyGate:
 
     __slots__ = ("decay", "peak")
 
-    def __init__(self, decay: float = 0.9998) -> None:
+    def __init__(self, decay: float = 0.99995) -> None:
         self.decay = decay
         self.peak = 0.0
 

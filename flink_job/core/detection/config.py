@@ -51,7 +51,7 @@ class DetectionConfig:
     cooldown_ms: int = 0  # and the same in event time
     # Novelty gate (alerting.NoveltyGate): a statistical score counts in full only when it beats the
     # series' own recent peak, which decays by this factor per reading (0 disables the gate).
-    novelty_decay: float = 0.9998
+    novelty_decay: float = 0.99995
     critical_score: float = 0.8  # statistical score at/above which severity is "critical"
     warning_score: float = 0.75  # score of a static warning breach (a critical breach scores 1.0)
     silence_timeout_ms: int = 60_000
