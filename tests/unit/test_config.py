@@ -319,3 +319,12 @@ def test_main_prints_group_and_key_and_exits_2(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr()
     expected = "iot-anomaly: configuration error: property group 'source', key 'stream.arn'"
     assert expected in out.out and expected in out.err
+
+
+def test_baseline_group_reaches_the_job_config():
+    cfg = c.from_groups(groups(baseline={"relearn.machine-0042": "2026-12-01T14:00:00Z",
+                                         "class.press-*.ms": "86400000"}), local=False)
+    assert cfg.baseline.relearn_at("machine-0042") == 1_796_133_600_000
+    assert cfg.baseline.for_device("press-7", cfg.detection).baseline_ms == 86_400_000
+    err = error_of(c.from_groups, groups(baseline={"relearn.m-1": "soon"}), local=False)
+    assert (err.group, err.key) == ("baseline", "relearn.m-1")

@@ -22,6 +22,7 @@ The model learns only readings judged normal by every part (no open episode, sco
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -32,6 +33,7 @@ from flink_job.core.detection.config import BaselineConfig, DetectionConfig, Thr
 from flink_job.core.detection.monitor import SeriesMonitor, Verdict
 from flink_job.core.detection.multivariate import MultivariateDetector
 
+LOG = logging.getLogger(__name__)
 DEVICE = "device"  # the sensor name of device-level verdicts (multivariate, silence)
 DEVICE_STATE_VERSION = 1
 
@@ -126,7 +128,13 @@ class DeviceMonitor:
         model_verdict = None
         contributors: tuple[tuple[str, float], ...] = ()
         if self.detection.multivariate and len(finite) >= 2:
-            model_verdict, contributors = self._model_step(ts_ms, finite, sensors)
+            try:
+                model_verdict, contributors = self._model_step(ts_ms, finite, sensors)
+            except (ArithmeticError, ValueError) as exc:
+                # a numerically broken model (a singular covariance) must never fail the job
+                LOG.warning("device %s: multivariate model reset after %r; it commissions afresh",
+                            self.device_id, exc)
+                self.model = None
         return DeviceVerdict(ts_ms, sensors, model_verdict, contributors)
 
     def _model_step(self, ts_ms: int, finite: dict[str, float],
