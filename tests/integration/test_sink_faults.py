@@ -1,12 +1,12 @@
 """Sink faults lose nothing: the real job, with every sink's traffic through the fault proxy.
 
-The same seeded recording (file source, so each run ends by itself; 36,000 readings, enough for
+The same seeded recording (file source, so each run ends by itself; 108,000 readings, enough for
 checkpoints to complete while the job runs) goes through the job on the minicluster twice,
 against one moto server: once straight to moto (the reference), once with ``local.aws_endpoint``
 pointed at ``localdev.faultproxy``, which injects every fault kind (500, 503, throttling in the
 service's format, connection resets, lost answers, 2 s delays) into SNS, Timestream, CloudWatch
-and S3 (the archive, through Flink's S3A plugin; no lost answers there, see S3_KINDS). When the
-faulty run's first checkpoint completes, SNS, Timestream and CloudWatch go down for longer than
+and S3 (the archive, through Flink's S3A plugin; no lost answers there, see S3_KINDS) from the
+faulty run's first completed checkpoint on. Then SNS, Timestream and CloudWatch also go down for longer than
 the writers' retry budget (shrunk to 3 s / 4 attempts here by IOT_SINK_RETRY_DEADLINE_S and
 IOT_SINK_RETRY_ATTEMPTS; 45 s by default), so the writers give up, the task fails and the job
 restarts from that checkpoint, with the sinks' buffered items restored from keyed state. Timed
@@ -162,8 +162,13 @@ def _restarts(log_dir: Path) -> tuple[int, int]:
 
 
 def _outage_after_first_checkpoint(proxy: FaultProxy, checkpoints: Path, stop: threading.Event) -> None:
+    """Faults start once a checkpoint has completed, with the outage: a restart must have one to
+    restore from. (Faults from the first second failed the sinks before any checkpoint completed,
+    once episodes held longer and the sinks carried more anomaly rows: the job then restarted from
+    scratch only, and the outage never hit a restored job.)"""
     while not stop.wait(0.2):
         if any(checkpoints.glob("*/chk-*/_metadata")):
+            proxy.resume()
             for svc in OUTAGE_SERVICES:
                 proxy.start_outage(svc, OUTAGE_S)
             return
@@ -174,9 +179,10 @@ def test_no_data_lost_under_sink_faults(
 ):
     aws = local_aws
     recording = tmp_path / "recording.jsonl"
-    # 40 devices x 900 s = 36,000 readings: enough for the source to be back-pressured, so that
-    # checkpoints complete while the job runs (with a few thousand, the first one completes at the end)
-    record_simulation(recording, devices=40, duration_s=900, seed=17, anomalies=12, malformed_share=0.002)
+    # 40 devices x 2,700 s = 108,000 readings: the first checkpoint's barrier waits behind the
+    # in-flight backlog of the Python operators (~7 s), so the run must last well beyond it for the
+    # faults and the outage to hit a job that has a checkpoint to restore
+    record_simulation(recording, devices=40, duration_s=2700, seed=17, anomalies=12, malformed_share=0.002)
     drain_alert_queue(aws)
 
     ref_work, fault_work = tmp_path / "ref", tmp_path / "fault"
@@ -196,6 +202,7 @@ def test_no_data_lost_under_sink_faults(
     started = time.monotonic()
     stop = threading.Event()
     with FaultProxy(aws.endpoint, RATES, kinds=kinds, seed=23) as proxy:
+        proxy.pause()  # faults from the first completed checkpoint on (see _outage_after_first_checkpoint)
         watcher = threading.Thread(
             target=_outage_after_first_checkpoint, args=(proxy, fault_work / "checkpoints", stop), daemon=True
         )
