@@ -88,28 +88,24 @@ class SeriesMonitor:
         self.detection = detection
         self.levels = thresholds.for_series(device_id, sensor)
         self.threshold = None if self.levels.empty else ThresholdDetector(self.levels)
-        self.detectors: list[Detector] = [
-            DETECTOR_CLASSES[name](**detector_params(name, detection)) for name in detection.detectors]
         self.policy = AlertPolicy(
             alert_threshold=detection.alert_threshold, recovery_threshold=detection.recovery_threshold,
             recovery_readings=detection.recovery_readings, debounce_readings=detection.debounce_readings,
             cooldown_readings=detection.cooldown_readings, cooldown_ms=detection.cooldown_ms)
         self.silence = SilenceCheck(detection.silence_timeout_ms)
-        self.novelty = NoveltyGate(detection.novelty_decay)
-        self.n = 0
         self.escalated = False  # this episode has reached a static critical breach
-        self.started_ms: int | None = None  # event time of the first commissioning reading
-        self.commissioned = False  # the baseline is learnt (then protected)
         self.episode_start: int | None = None  # event time the open episode started
+        self.relearn()
 
     def relearn(self) -> None:
         """Forget what the detectors learnt and commission again (the alert policy keeps its state)."""
         cfg = self.detection
-        self.detectors = [DETECTOR_CLASSES[name](**detector_params(name, cfg)) for name in cfg.detectors]
+        self.detectors: list[Detector] = [
+            DETECTOR_CLASSES[name](**detector_params(name, cfg)) for name in cfg.detectors]
         self.novelty = NoveltyGate(cfg.novelty_decay)
         self.n = 0
-        self.started_ms = None
-        self.commissioned = False
+        self.started_ms: int | None = None  # event time of the first commissioning reading
+        self.commissioned = False  # the baseline is learnt (then protected)
 
     def _commissioning(self, ts_ms: int) -> bool:
         """True while the baseline is being learnt; flips for good once enough readings and time passed."""

@@ -2,7 +2,7 @@
 
 Per reading rather than per second: sensors report at a fixed rate, and a gap in the data (handled by
 the silence check) should not make the next step look small.  O(1) state: the steps' statistics are
-exponentially weighted (alpha = 2 / (window + 1), zscore.py).
+exponentially weighted (alpha = 2 / (window + 1), stats.ew_alpha).
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flink_job.core.detection.base import Detector, squash
-from flink_job.core.detection.stats import EWMeanVar, floored_std
-from flink_job.core.detection.zscore import ew_alpha, load_ew
+from flink_job.core.detection.stats import EWMeanVar, ew_alpha, floored_std, load_ew
 
 
 class RateOfChangeDetector(Detector):

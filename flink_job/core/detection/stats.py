@@ -218,3 +218,18 @@ def kth_distance(a: list[float], m: float, k: int) -> float:
     left = m - a[p - i] if i > 0 else -math.inf
     right = a[p + j - 1] - m if j > 0 else -math.inf
     return left if left > right else right
+
+
+def ew_alpha(window: int) -> float:
+    """The EW weight whose average age matches a sliding window of `window` readings."""
+    return 2.0 / (window + 1.0)
+
+
+def load_ew(state: dict, alpha: float) -> EWMeanVar:
+    """EW statistics from a state; a sliding-window state (v1) is replayed into them."""
+    if "ew" in state:
+        return EWMeanVar.from_state(state["ew"], alpha)
+    ew = EWMeanVar(alpha)
+    for v in RollingMeanVar.from_state(state["stats"]).values():
+        ew.update(v)
+    return ew

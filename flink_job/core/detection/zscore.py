@@ -9,22 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flink_job.core.detection.base import Detector, squash
-from flink_job.core.detection.stats import EWMeanVar, RollingMeanVar, floored_std
-
-
-def ew_alpha(window: int) -> float:
-    """The EW weight whose average age matches a sliding window of `window` readings."""
-    return 2.0 / (window + 1.0)
-
-
-def load_ew(state: dict[str, Any], alpha: float) -> EWMeanVar:
-    """EW statistics from a state; a sliding-window state (v1) is replayed into them."""
-    if "ew" in state:
-        return EWMeanVar.from_state(state["ew"], alpha)
-    ew = EWMeanVar(alpha)
-    for v in RollingMeanVar.from_state(state["stats"]).values():
-        ew.update(v)
-    return ew
+from flink_job.core.detection.stats import EWMeanVar, ew_alpha, floored_std, load_ew
 
 
 class ZScoreDetector(Detector):
