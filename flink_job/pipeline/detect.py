@@ -99,12 +99,10 @@ class DeviceMonitors:
         device_id = str(state.get("device_id", "?"))
         try:
             version = state.get("v")
-            if version == 1:
-                core = DeviceMonitor(device_id, detection, thresholds, baseline)
-                core.series = {
-                    s: SeriesMonitor.from_state(st, device_id, s, core.detection, thresholds)
-                    for s, st in state["monitors"].items()
-                }
+            if version == 1:  # the sensors' states, no model: a fresh device around them
+                fresh = DeviceMonitor(device_id, detection, thresholds, baseline).to_state()
+                core = DeviceMonitor.from_state(
+                    {**fresh, "series": state["monitors"]}, device_id, detection, thresholds, baseline)
                 LOG.info("device %s: migrated v1 state (sensor baselines kept; multivariate model "
                          "commissions afresh)", device_id)
             elif version == DEVICE_STATE_VERSION:

@@ -131,6 +131,10 @@ def test_keyed_state_pickled_by_the_v1_job_restores_and_keeps_detecting():
     assert isinstance(dev, DeviceMonitors) and dev.device_id == "machine-0042" and dev.last_ts == 299_000
     assert set(dev.monitors) == {"temperature", "pressure", "vibration"}
     assert all(m.commissioned for m in dev.monitors.values()) and dev.core.model is None
+    # migrated sensors get the same per-device limits as a fresh 3-sensor device's
+    fresh = DeviceMonitor("m", DET, TH)
+    fresh.update(0, {"temperature": 65.0, "pressure": 5.5, "vibration": 2.5})
+    assert dev.monitors["pressure"].detection == fresh.series["pressure"].detection != DET
     rng = random.Random(12)
     ts = [300_000 + i * 1000 for i in range(5)]
     cols = {"temperature": [65 + rng.gauss(0, 0.4) for _ in ts], "pressure": [5.5, 5.5, 9.6, 5.5, 5.5],
