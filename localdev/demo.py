@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import os
 import re
 import sys
@@ -110,17 +111,25 @@ def archive_lines(aws: emulator.LocalAws, prefix: str) -> list[str]:
     return lines
 
 
-def drain_alert_queue(aws: emulator.LocalAws) -> list[dict]:
-    """Every SNS alert delivered to the SQS read-back queue (raw message delivery)."""
+def drain_alert_queue(aws: emulator.LocalAws, sent_ms: list[int] | None = None) -> list[dict]:
+    """Every SNS alert delivered to the SQS read-back queue (raw message delivery).
+
+    ``sent_ms``, if given, gets each message's SQS SentTimestamp (epoch ms: when SNS delivered it),
+    in the order of the returned messages.
+    """
     sqs = aws.client("sqs")
     url = aws.queue_url()
     messages: list[dict] = []
     while True:
-        resp = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        resp = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["SentTimestamp"]
+        )
         batch = resp.get("Messages", [])
         if not batch:
             return messages
         messages.extend(json.loads(m["Body"]) for m in batch)
+        if sent_ms is not None:
+            sent_ms.extend(int(m["Attributes"]["SentTimestamp"]) for m in batch)
         sqs.delete_message_batch(
             QueueUrl=url,
             Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
@@ -158,6 +167,41 @@ def anomaly_metrics(aws: emulator.LocalAws, namespace: str = "IotAnomaly") -> di
 
 DEVICE_SENSOR = "device"  # the sensor name of device-level rows (multivariate model, silence)
 _TOP = re.compile(r"top:\s*([^;]*)")
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in (0, 100]); None for no values."""
+    if not values:
+        return None
+    ranked = sorted(values)
+    return ranked[max(0, math.ceil(q / 100 * len(ranked)) - 1)]
+
+
+def alert_latencies(
+    published: list[dict], sent_ms: list[int], put_times: dict[tuple[str, int], int]
+) -> dict[str, list[float]]:
+    """Seconds from the Kinesis put of the alerting reading to the SQS delivery of its SNS alert,
+    split into static threshold alerts and statistical ones.  Silence alerts have no reading and
+    are left out."""
+    out: dict[str, list[float]] = {"threshold": [], "statistical": []}
+    for msg, delivered in zip(published, sent_ms, strict=True):
+        put = put_times.get((msg.get("device_id"), msg.get("ts")))
+        if put is None or "silence" in msg.get("detectors", ()):
+            continue
+        kind = "threshold" if "threshold" in msg.get("detectors", ()) else "statistical"
+        out[kind].append((delivered - put) / 1000)
+    return out
+
+
+def latency_summary(lat: dict[str, list[float]]) -> dict[str, float | int | None]:
+    """p50/p99 over every alert and per kind, in seconds (None where there was no alert)."""
+    every = lat["threshold"] + lat["statistical"]
+    out: dict[str, float | int | None] = {"alert_latency_alerts": len(every)}
+    for name, values in (("", every), ("threshold_", lat["threshold"]), ("statistical_", lat["statistical"])):
+        for q in (50, 99):
+            v = percentile(values, q)
+            out[f"alert_latency_{name}p{q}_s"] = None if v is None else round(v, 2)
+    return out
 
 
 def top_sensors(reason: str) -> list[str]:
@@ -279,6 +323,7 @@ def run_pipeline(aws: emulator.LocalAws, s: DemoSettings, work: Path) -> dict:
     send_started = time.monotonic()
     sent_box: list[int] = []
     sent_lines: list[str] = []
+    put_times: dict[tuple[str, int], int] = {}
 
     def tee():  # noqa: ANN202 - keeps what was sent, for the checks
         for item in generate(sim_cfg, sim):
@@ -286,7 +331,9 @@ def run_pipeline(aws: emulator.LocalAws, s: DemoSettings, work: Path) -> dict:
             yield item
 
     sender = threading.Thread(
-        target=lambda: sent_box.append(send_to_kinesis(tee(), kinesis, aws.stream_name, s.rate, progress)),
+        target=lambda: sent_box.append(
+            send_to_kinesis(tee(), kinesis, aws.stream_name, s.rate, progress, put_times)
+        ),
         daemon=True,
     )
     sender.start()
@@ -315,7 +362,10 @@ def run_pipeline(aws: emulator.LocalAws, s: DemoSettings, work: Path) -> dict:
     anomalies = [json.loads(x) for x in archive_lines(aws, "anomalies/")]
     rejects = archive_lines(aws, "sink-rejects/")
     alerts = [a for a in anomalies if a["alert"]]
-    published = drain_alert_queue(aws)
+    delivered_ms: list[int] = []
+    published = drain_alert_queue(aws, delivered_ms)
+    latency = alert_latencies(published, delivered_ms, put_times)
+    run_s = time.monotonic() - send_started  # first put to the last alert read back
     ts_records = timestream_records(aws)
     metrics = anomaly_metrics(aws)
     labels = sim.labels()
@@ -345,6 +395,8 @@ def run_pipeline(aws: emulator.LocalAws, s: DemoSettings, work: Path) -> dict:
         "sink_rejects": len(rejects),
         "events_per_second": round(events_sent / caught_up_s, 1),
         "producer_events_per_second": round(events_sent / send_s, 1),
+        **latency_summary(latency),
+        "run_seconds": round(run_s, 1),
         "caught_up": ok,
         "savepoint": savepoint,
         "_detail": {
@@ -389,8 +441,16 @@ def human_summary(r: dict) -> str:
             f"Timestream records {r['timestream_records']:,} {r['timestream_records_by_table']}",
             f"job throughput {r['events_per_second']:,.0f} events/s "
             f"(producer {r['producer_events_per_second']:,.0f}/s)",
+            f"alert latency, Kinesis put to SQS delivery ({r['alert_latency_alerts']} alerts): "
+            f"p50 {_s(r['alert_latency_p50_s'])}, p99 {_s(r['alert_latency_p99_s'])} "
+            f"(threshold p99 {_s(r['alert_latency_threshold_p99_s'])}, "
+            f"statistical p99 {_s(r['alert_latency_statistical_p99_s'])})",
         ]
     )
+
+
+def _s(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds:.1f} s"
 
 
 def main(settings: DemoSettings, state_dir: Path) -> int:

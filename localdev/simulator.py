@@ -285,30 +285,40 @@ def send_to_kinesis(
     stream_name: str,
     rate_per_s: float | None,
     progress=None,  # noqa: ANN001 - optional callable(sent: int)
+    put_times: dict[tuple[str, int], int] | None = None,
 ) -> int:
     """PutRecords in batches of at most 500 at ``rate_per_s`` (None: as fast as the stream takes).
 
     Records a shard refuses (throughput exceeded) are sent again, so every record lands once.
+    ``put_times``, if given, gets (partition key, ts_ms) -> wall-clock epoch ms at which Kinesis
+    accepted that record: the start of the demo's ingest-to-alert latency.
     """
     import time
 
     started = time.monotonic()
     sent = 0
     batch: list[dict] = []
+    keys: list[tuple[str, int]] = []
 
     def flush() -> None:
-        nonlocal sent, batch
-        pending = batch
+        nonlocal sent, batch, keys
+        pending = list(zip(batch, keys, strict=True))
         delay = 0.05
         while pending:
-            resp = client.put_records(StreamName=stream_name, Records=pending)
+            resp = client.put_records(StreamName=stream_name, Records=[r for r, _ in pending])
+            if put_times is not None:
+                accepted_ms = int(time.time() * 1000)
+                for (_, key), res in zip(pending, resp["Records"], strict=True):
+                    if "ErrorCode" not in res:
+                        put_times[key] = accepted_ms
             if not resp.get("FailedRecordCount"):
                 break
-            pending = [r for r, res in zip(pending, resp["Records"], strict=True) if "ErrorCode" in res]
+            pending = [p for p, res in zip(pending, resp["Records"], strict=True) if "ErrorCode" in res]
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
         sent += len(batch)
         batch = []
+        keys = []
         if progress:
             progress(sent)
         if rate_per_s:
@@ -316,8 +326,9 @@ def send_to_kinesis(
             if ahead > 0:
                 time.sleep(ahead)
 
-    for _ts, key, data in records:
+    for ts, key, data in records:
         batch.append({"Data": data.encode("utf-8"), "PartitionKey": key})
+        keys.append((key, ts))
         if len(batch) == 500:
             flush()
     if batch:

@@ -82,3 +82,10 @@ def test_timestream_holds_aggregates_and_anomalies(result):
     now = int(time.time() * 1000)
     sensors_reported = sum(len(parse_reading(x, now).reading.values()) for x in result["_detail"]["raw"])
     assert counted == sensors_reported
+
+
+def test_alert_latency_is_measured_from_put_to_delivery(result):
+    # every published reading alert is matched to its Kinesis put; the latency cannot be negative
+    # (SQS delivery follows the put) and cannot exceed the run
+    assert result["alert_latency_alerts"] > 0
+    assert 0 < result["alert_latency_p50_s"] <= result["alert_latency_p99_s"] < result["run_seconds"]
