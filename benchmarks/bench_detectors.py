@@ -3,7 +3,9 @@
 Measures `SeriesMonitor.update_many` with the default DetectionConfig, `DeviceMonitor.update` for a
 3-sensor device (the job's hot path: three monitors + the multivariate model; reported per sensor
 reading) and each windowed detector's `score_learn_one` alone, on synthetic series with a daily cycle.
-Prints one JSON line.  Usage: python benchmarks/bench_detectors.py [--events 200000] [--batch 1000]
+Also reports the bytes the job keeps per 3-sensor device after the run (its keyed state, pickled as the
+job pickles it).  Prints one JSON line.
+Usage: python benchmarks/bench_detectors.py [--events 200000] [--batch 1000]
 """
 
 from __future__ import annotations
@@ -41,8 +43,13 @@ def bench_monitor(ts: list[int], values: list[float], batch: int) -> float:
     return len(ts) / (time.perf_counter() - t0)
 
 
-def bench_device(ts: list[int], values: list[float]) -> float:
-    """Sensor readings/s through a 3-sensor DeviceMonitor (pressure and vibration follow temperature)."""
+def bench_device(ts: list[int], values: list[float]) -> tuple[float, int]:
+    """(sensor readings/s through a 3-sensor DeviceMonitor, its keyed-state bytes after the run);
+    pressure and vibration follow temperature."""
+    import pickle
+
+    from flink_job.pipeline.detect import DeviceMonitors
+
     dev = DeviceMonitor("bench-device", DetectionConfig(), ThresholdConfig())
     rng = random.Random(3)
     readings = [{"temperature": v, "pressure": 5.5 + 0.05 * (v - 65.0) + rng.gauss(0, 0.04),
@@ -51,15 +58,18 @@ def bench_device(ts: list[int], values: list[float]) -> float:
     t0 = time.perf_counter()
     for t, r in zip(ts, readings, strict=True):
         update(t, r)
-    return 3 * len(ts) / (time.perf_counter() - t0)
+    rate = 3 * len(ts) / (time.perf_counter() - t0)
+    state = DeviceMonitors("bench-device", dev)
+    state.last_ts = ts[-1]
+    return rate, len(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def bench_detector(name: str, values: list[float]) -> float:
+def bench_detector(name: str, ts: list[int], values: list[float]) -> float:
     det = DETECTOR_CLASSES[name](**detector_params(name, DetectionConfig()))
     step = det.score_learn_one
     t0 = time.perf_counter()
-    for x in values:
-        step(x)
+    for t, x in zip(ts, values, strict=True):
+        step(x, t)
     return len(values) / (time.perf_counter() - t0)
 
 
@@ -70,13 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     ts, values = series(args.events)
     bench_monitor(ts[:5000], values[:5000], args.batch)  # warm-up
+    device_rate, device_bytes = bench_device(ts, values)
     result = {
         "benchmark": "bench_detectors",
         "events": args.events,
         "python": sys.version.split()[0],
         "monitor_default_events_per_s": round(bench_monitor(ts, values, args.batch)),
-        "device_monitor_sensor_readings_per_s": round(bench_device(ts, values)),
-        "detectors_events_per_s": {name: round(bench_detector(name, values)) for name in DETECTOR_CLASSES},
+        "device_monitor_sensor_readings_per_s": round(device_rate),
+        "device_state_bytes": device_bytes,
+        "detectors_events_per_s": {
+            name: round(bench_detector(name, ts, values)) for name in DETECTOR_CLASSES},
     }
     print(json.dumps(result))
     return 0

@@ -47,7 +47,8 @@ from flink_job.core.detection.monitor import SeriesMonitor
 from flink_job.core.events import anomaly_event
 from flink_job.core.records import parse_reading
 
-det = DetectionConfig.from_properties({"zscore_window": "500", "detectors": "zscore,ewma,mad,roc,flatline"})
+det = DetectionConfig.from_properties({"zscore_window": "500",
+                                       "detectors": "zscore,ewma,mad,roc,flatline,seasonal"})
 th = ThresholdConfig.from_properties({"device.m-1.temperature.critical_high": "95"})
 mon = SeriesMonitor("m-1", "temperature", det, th)
 rng = random.Random(1)

@@ -105,7 +105,7 @@ def test_state_round_trip_gives_identical_verdicts():
     m = SeriesMonitor("d", "temperature", SMALL, ThresholdConfig())
     run(m, xs[:250])
     state = json.loads(json.dumps(m.to_state()))
-    assert state["v"] == 2
+    assert state["v"] == 3
     twin = SeriesMonitor.from_state(state, "d", "temperature", SMALL, ThresholdConfig())
     rest_a = run(m, xs[250:], t0=250_000)
     rest_b = run(twin, xs[250:], t0=250_000)

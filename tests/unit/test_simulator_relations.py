@@ -11,7 +11,14 @@ from collections import Counter
 import pytest
 
 from flink_job.core.detection.config import DEFAULT_SENSOR_LEVELS
-from localdev.demo import DemoSettings, alerted_anomalies, human_summary, top_sensors, unmatched_alerts
+from localdev.demo import (
+    DemoSettings,
+    alerted_anomalies,
+    human_summary,
+    latency_summary,
+    top_sensors,
+    unmatched_alerts,
+)
 from localdev.simulator import (
     ANOMALY_KINDS,
     SIGNALS,
@@ -249,7 +256,9 @@ def test_the_demo_summary_reports_the_unmatched_alerts():
         "events_archived_twice": 0, "alerts_published_twice": 0, "restored_mid_stream": False,
         "timestream_records": 0, "timestream_records_by_table": {}, "events_per_second": 1.0,
         "producer_events_per_second": 1.0, "_detail": {"labels": labels, "alerted": labels[1:]},
+        **latency_summary({"threshold": [0.8], "statistical": []}),
     }  # fmt: skip
     text = human_summary(r)
     assert "alerts raised 4 (2 match no injected anomaly)" in text
     assert "decouple 0/1, spike 1/1" in text
+    assert "(1 alerts): p50 0.8 s, p99 0.8 s (threshold p99 0.8 s, statistical p99 n/a)" in text

@@ -2,7 +2,9 @@
 
 A v1 snapshot predates the protected baseline and the EWMA chart's measured spread: under v1's learning
 rule (``protect_baseline=false``) it replays with the same verdicts (flags, detectors, severity) and scores
-within 0.15, and it is past its commissioning once it had passed the detectors' warm-up.
+within 0.15, and it is past its commissioning once it had passed the detectors' warm-up.  v1 and v2
+snapshots predate the per-detector novelty gates and first-outlier learning: they replay under the rules
+they were written with (``novelty_scope=series``, ``learn_first_outlier=false``, ``ewma_lambda=0.2``).
 """
 
 import json
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from flink_job.core.detection import DetectionConfig, SeriesMonitor, ThresholdConfig
+from flink_job.core.detection.monitor import STATE_VERSION
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "state"
 
@@ -21,6 +24,8 @@ def test_saved_state_restores_and_replays(path):
     props = dict(fx["detection"])
     if fx["state"]["v"] == 1:
         props["protect_baseline"] = "false"
+    if fx["state"]["v"] <= 2:
+        props.update(novelty_scope="series", learn_first_outlier="false", ewma_lambda="0.2")
     det = DetectionConfig.from_properties(props)
     thr = ThresholdConfig.from_properties(fx["thresholds"])
     m = SeriesMonitor.from_state(fx["state"], fx["device_id"], fx["sensor"], det, thr)
@@ -51,5 +56,5 @@ def test_v1_state_is_past_commissioning_and_protected_by_default():
     fx = json.loads((FIXTURES / "monitor_v1.json").read_text())
     det = DetectionConfig.from_properties(fx["detection"])
     m = SeriesMonitor.from_state(fx["state"], fx["device_id"], fx["sensor"], det, ThresholdConfig())
-    assert m.commissioned and m.to_state()["v"] == 2
+    assert m.commissioned and m.to_state()["v"] == STATE_VERSION
     assert any(v.score > 0 for v in (m.update(t, x) for t, x in fx["next"]))

@@ -67,6 +67,10 @@ def test_threshold_config_errors_name_group_and_key(props, key):
     ({"alert_threshold": "1.5"}, "alert_threshold"),
     ({"detectors": "zscore,lstm"}, "detectors"),
     ({"recovery_threshold": "0.9"}, "recovery_threshold"),
+    ({"novelty_scope": "device"}, "novelty_scope"),
+    ({"seasonal_min_days": "1"}, "seasonal_min_days"),
+    ({"seasonal_buckets": "0"}, "seasonal_buckets"),
+    ({"learn_first_outlier": "maybe"}, "learn_first_outlier"),
 ])
 def test_detection_config_errors_name_group_and_key(props, key):
     with pytest.raises(ConfigError) as e:
@@ -79,3 +83,7 @@ def test_detection_config_parses_types():
                                            "alert_threshold": "0.6", "silence_timeout_ms": "30000"})
     assert cfg.detectors == ("zscore", "mad")
     assert (cfg.zscore_window, cfg.alert_threshold, cfg.silence_timeout_ms) == (1000, 0.6, 30_000)
+    cfg = DetectionConfig.from_properties({"novelty_scope": " series ", "seasonal_buckets": "48",
+                                           "episode_adapt_ms": "0", "learn_first_outlier": "false"})
+    assert (cfg.novelty_scope, cfg.seasonal_buckets, cfg.episode_adapt_ms) == ("series", 48, 0)
+    assert cfg.learn_first_outlier is False

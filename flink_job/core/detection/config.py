@@ -14,7 +14,8 @@ from typing import Any
 from flink_job.core.detection.thresholds import LEVEL_NAMES, Levels
 from flink_job.core.errors import ConfigError
 
-DETECTOR_NAMES = ("zscore", "ewma", "mad", "roc", "flatline")
+DETECTOR_NAMES = ("zscore", "ewma", "mad", "roc", "flatline", "seasonal")
+NOVELTY_SCOPES = ("detector", "series")
 
 
 @dataclass(frozen=True)
@@ -26,11 +27,11 @@ class DetectionConfig:
 
     # Windowed detectors that run, comma-separated in properties.  "mad" is available but off by default:
     # on NAB it costs about 5-10 points (it alarms on quantised and bursty series).
-    detectors: tuple[str, ...] = ("zscore", "ewma", "roc", "flatline")
+    detectors: tuple[str, ...] = ("zscore", "ewma", "roc", "flatline", "seasonal")
     min_points: int = 100  # warm-up: a detector scores 0 until it has learnt this many readings
     zscore_window: int = 4000
     zscore_z50: float = 4.0  # |z| at which the z-score detector scores 0.5
-    ewma_lambda: float = 0.2  # weight of the newest reading in the EWMA chart statistic
+    ewma_lambda: float = 0.1  # weight of the newest reading in the EWMA chart statistic
     ewma_baseline_alpha: float = 0.002  # weight of the newest reading in the slow baseline mean/variance
     ewma_z50: float = 3.0  # chart-sigmas scoring 0.5 (per device raised with ln(sensors), device.py)
     mad_window: int = 500
@@ -41,6 +42,12 @@ class DetectionConfig:
     flatline_factor: float = 2.0  # limit = max(min_run, factor * longest normal run)
     flatline_abs_tol: float = 0.0  # |x - prev| <= abs_tol + rel_tol*|prev| counts as "did not move"
     flatline_rel_tol: float = 0.0
+    # Time-of-day baseline (seasonal.py): each hour's level is learnt across days; a reading is scored
+    # against its hour once that hour has been seen on seasonal_min_days days.
+    seasonal_buckets: int = 24  # buckets per (UTC) day: 24 = one per hour
+    seasonal_alpha: float = 0.1  # weight of the newest day in a bucket's level (memory ~10 days)
+    seasonal_z50: float = 4.0
+    seasonal_min_days: int = 5
     # score that starts an episode; 0.6 (not 0.5) keeps |z| ~ 4 noise on Gaussian sensors out of SNS
     # (demo: 43 -> see docs/detection.md) at no NAB cost (standard 58.7 optimised either way)
     alert_threshold: float = 0.6
@@ -52,6 +59,9 @@ class DetectionConfig:
     # Novelty gate (alerting.NoveltyGate): a statistical score counts in full only when it beats the
     # series' own recent peak, which decays by this factor per reading (0 disables the gate).
     novelty_decay: float = 0.99995
+    # "detector": each detector has its own gate, so a routine burst seen by one detector does not mute
+    # another's first-ever finding; "series": one gate on the max score (the behaviour of state v2).
+    novelty_scope: str = "detector"
     critical_score: float = 0.8  # statistical score at/above which severity is "critical"
     warning_score: float = 0.75  # score of a static warning breach (a critical breach scores 1.0)
     silence_timeout_ms: int = 60_000
@@ -61,9 +71,16 @@ class DetectionConfig:
     baseline_ms: int = 0
     # After commissioning, learn only readings judged normal (no open episode, score < alert_threshold).
     protect_baseline: bool = True
+    # ... except the first abnormal reading after a normal one: series with routine isolated spikes learn
+    # their true spread (one reading per episode, so a sustained fault teaches next to nothing)
+    learn_first_outlier: bool = True
     # A statistical episode longer than this (event time) is taken as the new normal: the series
     # commissions a fresh baseline.  0: never (the episode lasts until a real recovery or a relearn).
     episode_relearn_ms: int = 0
+    # A statistical episode longer than this (event time) is taken as a lasting change: the detectors
+    # resume learning (nothing is forgotten) and the episode ends once the change is learnt.  Static
+    # thresholds and the multivariate model are not affected.  0: never.
+    episode_adapt_ms: int = 172_800_000
     # Per-device multivariate model (Hotelling T² over the device's sensors, multivariate.py)
     multivariate: bool = True
     multivariate_alpha: float = 0.0001  # forgetting per normal reading (memory ~ 1/alpha readings)
@@ -107,6 +124,17 @@ class DetectionConfig:
             out.append(("warning_score", "must be in [alert_threshold, 1] so a warning breach alerts"))
         if not 0.0 < self.critical_score <= 1.0:
             out.append(("critical_score", "must be in (0, 1]"))
+        if self.novelty_scope not in NOVELTY_SCOPES:
+            out.append(("novelty_scope", f"must be one of {', '.join(NOVELTY_SCOPES)}, "
+                                         f"got {self.novelty_scope!r}"))
+        if not 1 <= self.seasonal_buckets <= 1440:
+            out.append(("seasonal_buckets", "must be in [1, 1440]"))
+        if not 0.0 < self.seasonal_alpha <= 1.0:
+            out.append(("seasonal_alpha", "must be in (0, 1]"))
+        if self.seasonal_z50 <= 0:
+            out.append(("seasonal_z50", "must be > 0"))
+        if self.seasonal_min_days < 2:
+            out.append(("seasonal_min_days", "must be >= 2 (a spread needs two days)"))
         if self.flatline_min_run < 2:
             out.append(("flatline_min_run", "must be >= 2"))
         if not 0.0 < self.multivariate_alpha < 1.0:
@@ -151,6 +179,8 @@ def _parse(group: str, key: str, raw: Any, typ: Any) -> Any:
             return float(text)
         if typ is tuple:
             return tuple(p.strip() for p in text.split(",") if p.strip())
+        if typ is str:
+            return text
     except ValueError:
         raise ConfigError(group, key, f"cannot parse {raw!r} as {getattr(typ, '__name__', typ)}") from None
     raise ConfigError(group, key, f"unsupported type {typ}")  # pragma: no cover - a programming error

@@ -72,7 +72,8 @@ def for_channels(detection: DetectionConfig, channels: int) -> DetectionConfig:
         return detection
     extra = 2.0 * math.log(channels)
     return replace(detection, **{key: math.sqrt(getattr(detection, key) ** 2 + extra)
-                                 for key in ("zscore_z50", "ewma_z50", "mad_z50", "roc_z50")})
+                                 for key in ("zscore_z50", "ewma_z50", "mad_z50", "roc_z50",
+                                             "seasonal_z50")})
 
 
 class DeviceMonitor:

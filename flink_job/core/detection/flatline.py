@@ -2,11 +2,14 @@
 
 A reading "does not move" when |x - previous| <= abs_tol + rel_tol * |previous|.  Quantised or idle
 signals repeat values normally, so the limit is max(min_run, factor * longest normal run seen); after
-warm-up, runs that reached the limit are not learnt, so a stuck episode does not desensitise the detector.
+warm-up, runs that reached the limit are not learnt as normal, so a stuck episode does not desensitise the
+detector while it lasts.  A run over the limit that ends by itself (the sensor moves again) raises the
+limit to that run's length: an idle period that recurs alerts again only when it lasts longer.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flink_job.core.detection.base import Detector
@@ -57,17 +60,29 @@ class FlatlineDetector(Detector):
         if self._flat(x):
             self.run += 1
         else:
-            # Runs completed during warm-up are always normal (they teach quantised signals their usual runs).
-            if self.run > self.longest and (self.n < self.min_points or self.run < self.limit()):
-                self.longest = self.run
-            self.run = 0
+            self._run_ended(learn=True)
         self.prev = x
         self.n += 1
 
     def track_one(self, x: float, ts_ms: int = 0) -> None:
-        # the run goes on (a stuck sensor keeps scoring higher) but an abnormal run never sets `longest`
-        self.run = self.run + 1 if self._flat(x) else 0
+        # the run goes on (a stuck sensor keeps scoring higher); a normal run is not learnt here
+        if self._flat(x):
+            self.run += 1
+        else:
+            self._run_ended(learn=False)
         self.prev = x
+
+    def _run_ended(self, learn: bool) -> None:
+        run = self.run
+        if run > self.longest:
+            # runs completed during warm-up are always normal (they teach quantised signals their usual runs)
+            if self.n < self.min_points or run < self.limit():
+                if learn:
+                    self.longest = run
+            else:
+                # an abnormal run that ended by itself: the same length no longer alerts
+                self.longest = max(self.longest, math.ceil(run / self.factor))
+        self.run = 0
 
     def score_learn_one(self, x: float, ts_ms: int = 0) -> float:
         s = self.score_one(x)

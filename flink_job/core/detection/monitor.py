@@ -4,9 +4,13 @@ Baseline: the first ``baseline_readings`` (and ``baseline_ms``) of a series comm
 learn everything and score 0 (static thresholds still apply).  After that the baseline is protected:
 with ``protect_baseline`` the detectors learn a reading only when it is judged normal (no open episode
 and a score below ``alert_threshold``), so a long fault never becomes "normal" and the episode ends on a
-real recovery.  ``relearn()`` commissions again (after maintenance).
+real recovery.  Two exceptions: the first abnormal reading after a normal one is learnt
+(``learn_first_outlier``: routine isolated spikes teach the spread), and an episode older than
+``episode_adapt_ms`` is a lasting change that the detectors learn.  ``relearn()`` commissions again
+(after maintenance).
 
-Score of a reading = max over the windowed detectors, through the novelty gate (alerting.py), raised to
+Score of a reading = max over the windowed detectors, each through its own novelty gate (alerting.py;
+``novelty_scope = series``: one gate on the max), raised to
 `warning_score` / 1.0 on a static warning / critical breach.  Severity comes from the static level when
 one is breached, else from the score (>= critical_score: critical).  The alert policy
 (alerting.py) turns scores into the anomalous flag and onset alerts; static breaches score
@@ -28,11 +32,14 @@ from flink_job.core.detection.ewma import EWMADetector
 from flink_job.core.detection.flatline import FlatlineDetector
 from flink_job.core.detection.mad import MADDetector
 from flink_job.core.detection.rate_of_change import RateOfChangeDetector
+from flink_job.core.detection.seasonal import SeasonalDetector
 from flink_job.core.detection.silence import SilenceCheck
 from flink_job.core.detection.thresholds import CRITICAL, WARNING, ThresholdDetector
 from flink_job.core.detection.zscore import ZScoreDetector
 
-STATE_VERSION = 2  # v2: commissioning start (v1 states load: their series are past commissioning)
+STATE_VERSION = 3  # v3: a novelty gate per detector, first-outlier learning; v2: commissioning start
+# (v1 and v2 states load: v1 series are past commissioning, and every detector gate starts from the
+# saved series gate)
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,9 @@ def detector_params(name: str, cfg: DetectionConfig) -> dict[str, Any]:
         return {"window": cfg.mad_window, "z50": cfg.mad_z50, "min_points": cfg.min_points}
     if name == "roc":
         return {"window": cfg.roc_window, "z50": cfg.roc_z50, "min_points": cfg.min_points}
+    if name == "seasonal":
+        return {"buckets": cfg.seasonal_buckets, "alpha": cfg.seasonal_alpha, "z50": cfg.seasonal_z50,
+                "min_days": cfg.seasonal_min_days}
     if name == "flatline":
         return {"min_run": cfg.flatline_min_run, "factor": cfg.flatline_factor,
                 "abs_tol": cfg.flatline_abs_tol, "rel_tol": cfg.flatline_rel_tol,
@@ -71,6 +81,7 @@ DETECTOR_CLASSES: dict[str, type[Detector]] = {
     "mad": MADDetector,
     "roc": RateOfChangeDetector,
     "flatline": FlatlineDetector,
+    "seasonal": SeasonalDetector,
 }
 
 
@@ -78,8 +89,8 @@ class SeriesMonitor:
     """Everything for one (device, sensor) series: static thresholds + windowed detectors + alert policy."""
 
     __slots__ = ("device_id", "sensor", "detection", "levels", "threshold", "detectors", "policy",
-                 "silence", "novelty", "n", "escalated", "started_ms", "commissioned",
-                 "episode_start")
+                 "silence", "novelty", "gates", "n", "escalated", "started_ms", "commissioned",
+                 "episode_start", "prev_normal")
 
     def __init__(self, device_id: str, sensor: str, detection: DetectionConfig,
                  thresholds: ThresholdConfig) -> None:
@@ -95,6 +106,7 @@ class SeriesMonitor:
         self.silence = SilenceCheck(detection.silence_timeout_ms)
         self.escalated = False  # this episode has reached a static critical breach
         self.episode_start: int | None = None  # event time the open episode started
+        self.prev_normal = True  # the last reading was judged normal (learn_first_outlier)
         self.relearn()
 
     def relearn(self) -> None:
@@ -102,7 +114,8 @@ class SeriesMonitor:
         cfg = self.detection
         self.detectors: list[Detector] = [
             DETECTOR_CLASSES[name](**detector_params(name, cfg)) for name in cfg.detectors]
-        self.novelty = NoveltyGate(cfg.novelty_decay)
+        self.novelty = NoveltyGate(cfg.novelty_decay)  # novelty_scope = series
+        self.gates = [NoveltyGate(cfg.novelty_decay) for _ in self.detectors]  # novelty_scope = detector
         self.n = 0
         self.started_ms: int | None = None  # event time of the first commissioning reading
         self.commissioned = False  # the baseline is learnt (then protected)
@@ -135,12 +148,12 @@ class SeriesMonitor:
                 d.learn_one(x, ts_ms)
             scores = [0.0] * len(self.detectors)
             score = 0.0
-        elif not cfg.protect_baseline:
-            scores = [d.score_learn_one(x, ts_ms) for d in self.detectors]
-            score = self.novelty.apply(max(scores)) if scores else 0.0
         else:
-            scores = [d.score_one(x, ts_ms) for d in self.detectors]
-            score = self.novelty.apply(max(scores)) if scores else 0.0
+            if cfg.protect_baseline:
+                scores = [d.score_one(x, ts_ms) for d in self.detectors]
+            else:
+                scores = [d.score_learn_one(x, ts_ms) for d in self.detectors]
+            score = self._gate(scores)
         statistical = score
         level = self.threshold.level(x) if self.threshold is not None else 0
         if level:
@@ -148,8 +161,12 @@ class SeriesMonitor:
         anomalous, alert = self.policy.step(score, ts_ms)
         if cfg.protect_baseline and not commissioning:
             normal = not anomalous and statistical < cfg.alert_threshold
+            learn = (normal or (cfg.learn_first_outlier and self.prev_normal)
+                     or (cfg.episode_adapt_ms > 0 and self.episode_start is not None
+                         and ts_ms - self.episode_start >= cfg.episode_adapt_ms))
+            self.prev_normal = normal
             for d in self.detectors:
-                if normal:
+                if learn:
                     d.learn_one(x, ts_ms)
                 else:
                     d.track_one(x, ts_ms)  # follow the signal, keep the baseline
@@ -183,6 +200,16 @@ class SeriesMonitor:
         reason = "; ".join(reasons) if reasons else f"{self.sensor} recovering (score {score:.2f})"
         return Verdict(ts_ms, x, score, tuple(fired), True, alert, severity, reason)
 
+    def _gate(self, scores: list[float]) -> float:
+        """The statistical score: gated per detector (the gated scores replace `scores`) or on the max."""
+        if not scores:
+            return 0.0
+        if self.detection.novelty_scope == "series":
+            return self.novelty.apply(max(scores))
+        for i, g in enumerate(self.gates):
+            scores[i] = g.apply(scores[i])
+        return max(scores)
+
     def update_many(self, ts_ms: Sequence[int], values: Sequence[float]) -> list[Verdict]:
         """Same as `update` for a micro-batch, in order."""
         if len(ts_ms) != len(values):
@@ -208,6 +235,8 @@ class SeriesMonitor:
             "threshold": None if self.threshold is None else self.threshold.to_state(),
             "policy": self.policy.to_state(),
             "novelty_peak": self.novelty.peak,
+            "novelty_peaks": {d.name: g.peak for d, g in zip(self.detectors, self.gates)},
+            "prev_normal": self.prev_normal,
             "escalated": self.escalated,
             "started_ms": self.started_ms,
             "commissioned": self.commissioned,
@@ -221,7 +250,7 @@ class SeriesMonitor:
                    thresholds: ThresholdConfig) -> SeriesMonitor:
         """Restore; detectors added to the config since the snapshot start fresh, removed ones are dropped."""
         version = state.get("v")
-        if version not in (1, STATE_VERSION):
+        if version not in (1, 2, STATE_VERSION):
             raise ValueError(f"unsupported SeriesMonitor state version {version!r} "
                              f"(expected {STATE_VERSION})")
         obj = cls(device_id, sensor, detection, thresholds)
@@ -230,6 +259,10 @@ class SeriesMonitor:
             obj.threshold = ThresholdDetector.from_state(state["threshold"], obj.levels)
         obj.policy.load_state(state["policy"])
         obj.novelty.peak = float(state.get("novelty_peak", 0.0))
+        peaks = state.get("novelty_peaks", {})
+        for d, g in zip(obj.detectors, obj.gates):
+            g.peak = float(peaks.get(d.name, obj.novelty.peak))
+        obj.prev_normal = bool(state.get("prev_normal", True))
         obj.escalated = bool(state.get("escalated", False))
         started = state.get("started_ms")
         obj.started_ms = None if started is None else int(started)
