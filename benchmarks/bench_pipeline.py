@@ -12,22 +12,32 @@ sink, so the differences show what each stage costs:
 
 Throughput is records / the job's net runtime (Flink's own clock: cluster start-up excluded).
 Production settings: the job's defaults (bundle size, batch window, watermarks), checkpointing on.
-Prints one JSON line last.
+
+In the same invocation and on the same recording it runs the shared JVM-only Flink SQL reference
+(``../shared/benchmarks/jvm_reference.py``: parse, validate, 1-minute statistics, a rolling z-score over
+100 readings, thresholds) and reports ours / reference: a ratio survives a noisy machine, an absolute
+figure does not.  While each stage runs it also records the largest completed checkpoint of the
+detection operator (Flink's REST API: bytes per device) and the peak resident memory of the JVM and of
+the Python workers (/proc).  Prints one JSON line last.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+REFERENCE = REPO.parent / "shared" / "benchmarks" / "jvm_reference.py"
 
 from flink_job.pipeline.graph import STAGES  # noqa: E402
 from localdev.simulator import Simulation, SimulationConfig, generate  # noqa: E402
@@ -51,10 +61,10 @@ def record(path: Path, devices: int, interval_ms: int, duration_s: float, seed: 
 
 def run_stage(
     stage: str, recording: Path, work: Path, parallelism: int, overrides: dict[str, dict[str, str]]
-) -> float:
-    """Net runtime in seconds of the graph cut after ``stage``; runs in a fresh process."""
-    import subprocess
-
+) -> dict[str, float]:
+    """Measurements of the graph cut after ``stage``, run in a fresh process: ``seconds`` (net runtime),
+    ``detect_state_bytes`` (largest completed checkpoint of the detection operator, if any),
+    ``jvm_peak_rss_mb`` and ``python_peak_rss_mb`` (sum over the Python workers)."""
     props = work / f"props-{stage}.json"
     archive = work / f"archive-{stage}"
     groups = {
@@ -75,9 +85,80 @@ def run_stage(
         capture_output=True, text=True, env=env, timeout=1800,
     )  # fmt: skip
     for line in out.stdout.splitlines():
-        if line.startswith("NET_RUNTIME_MS"):
-            return int(line.split()[1]) / 1000
+        if line.startswith("STAGE_RESULT "):
+            return json.loads(line.split(" ", 1)[1])
     raise RuntimeError(f"stage {stage} failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
+
+
+class RunMonitor(threading.Thread):
+    """Polls, every ``every_s`` while a job runs: the detection operator's state in each completed
+    checkpoint (REST) and the resident memory of this process's descendants (the JVM and the Python
+    workers it starts), keeping the peaks."""
+
+    def __init__(self, rest_url: str, job_id: str, every_s: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.rest_url, self.job_id, self.every_s = rest_url, job_id, every_s
+        self.stop_event = threading.Event()
+        self.detect_state_bytes = 0
+        self.jvm_peak_kb = 0
+        self.python_peak_kb = 0
+        self._seen_checkpoints: set[int] = set()
+        self._detect_vertices: list[str] = []
+
+    def run(self) -> None:
+        while not self.stop_event.wait(self.every_s):
+            self._sample_memory()
+            # the REST API may not be up yet, or the job finishing
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                self._sample_checkpoints()
+
+    def _sample_checkpoints(self) -> None:
+        from localdev.flink_rest import rest_call
+
+        base = f"{self.rest_url}/jobs/{self.job_id}"
+        if not self._detect_vertices:
+            self._detect_vertices = [v["id"] for v in rest_call(base, timeout_s=5.0).get("vertices", [])
+                                     if "detect-anomalies" in v.get("name", "")]
+        for cp in rest_call(f"{base}/checkpoints", timeout_s=5.0).get("history", []):
+            if cp.get("status") != "COMPLETED" or cp["id"] in self._seen_checkpoints:
+                continue
+            self._seen_checkpoints.add(cp["id"])
+            tasks = rest_call(f"{base}/checkpoints/details/{cp['id']}", timeout_s=5.0).get("tasks", {})
+            size = sum(int(tasks.get(v, {}).get("state_size", 0)) for v in self._detect_vertices)
+            self.detect_state_bytes = max(self.detect_state_bytes, size)
+
+    def _sample_memory(self) -> None:
+        jvm = python = 0
+        for pid in _descendants(os.getpid()):
+            try:
+                exe = os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+                status = Path(f"/proc/{pid}/status").read_text()
+                rss = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+            except (OSError, StopIteration, ValueError):
+                continue  # gone, or a kernel thread
+            if exe == "java":
+                jvm += rss
+            elif exe.startswith("python"):
+                python += rss
+        self.jvm_peak_kb = max(self.jvm_peak_kb, jvm)
+        self.python_peak_kb = max(self.python_peak_kb, python)
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
 
 
 def execute_stage(stage: str, properties: str) -> None:
@@ -86,7 +167,7 @@ def execute_stage(stage: str, properties: str) -> None:
     from pyflink.java_gateway import get_gateway
 
     from flink_job.config import load_config
-    from flink_job.pipeline.environment import create_environments
+    from flink_job.pipeline.environment import create_environments, current_local_run
     from flink_job.pipeline.graph import build_graph
 
     cfg = load_config(properties)
@@ -99,8 +180,45 @@ def execute_stage(stage: str, properties: str) -> None:
         jvm = get_gateway().jvm
         for leaf in leaves:
             leaf.sink_to(Sink(jvm.org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink()))
-    result = env.execute(f"bench-{stage}")
-    print("NET_RUNTIME_MS", result.get_net_runtime())
+    client = env.execute_async(f"bench-{stage}")
+    monitor = RunMonitor(current_local_run().rest_url, str(client.get_job_id()))
+    monitor.start()
+    result = client.get_job_execution_result().result()
+    monitor.stop_event.set()
+    monitor.join()
+    print("STAGE_RESULT " + json.dumps({
+        "seconds": result.get_net_runtime() / 1000,
+        "detect_state_bytes": monitor.detect_state_bytes,
+        "jvm_peak_rss_mb": round(monitor.jvm_peak_kb / 1024),
+        "python_peak_rss_mb": round(monitor.python_peak_kb / 1024),
+    }))
+
+
+def run_reference(recording: Path, parallelism: int) -> dict:
+    """The shared JVM-only SQL reference on the same recording (its last line is JSON)."""
+    if not REFERENCE.exists():
+        raise SystemExit(f"error: the JVM reference is missing: {REFERENCE}")
+    out = subprocess.run(
+        [sys.executable, str(REFERENCE), str(recording), "--format", "json",
+         "--parallelism", str(parallelism)],
+        capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    if out.returncode or not lines:
+        raise RuntimeError(f"JVM reference failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
+    return json.loads(lines[-1])
+
+
+def count_devices(recording: Path) -> int:
+    """Distinct device ids among the recording's readable lines."""
+    devices = set()
+    with recording.open() as f:
+        for line in f:
+            try:
+                devices.add(json.loads(line)["device_id"])
+            except (ValueError, KeyError, TypeError):
+                continue
+    return len(devices)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="GROUP.KEY=VALUE",
         help="override a runtime property, e.g. --set detection.zscore_window=600",
     )
+    ap.add_argument("--no-reference", action="store_true", help="skip the JVM-only reference run")
     ap.add_argument("--out", default=str(REPO / "build" / "reports" / "bench_pipeline.json"))
     args = ap.parse_args(argv)
     if args.run_stage:
@@ -148,18 +267,40 @@ def main(argv: list[str] | None = None) -> int:
             key, _, value = item.partition("=")
             group, _, name = key.partition(".")
             overrides.setdefault(group, {})[name] = value
+        devices = count_devices(recording)
         results = {}
         for stage in args.stages.split(","):
-            secs = run_stage(stage, recording, work, args.parallelism, overrides)
-            results[stage] = {"seconds": round(secs, 2), "events_per_second": round(events / secs)}
-            print(f"{stage:>8}: {events / secs:>10,.0f} events/s  ({secs:.1f} s)", file=sys.stderr)
+            m = run_stage(stage, recording, work, args.parallelism, overrides)
+            secs = m["seconds"]
+            results[stage] = {"seconds": round(secs, 2), "events_per_second": round(events / secs),
+                              "jvm_peak_rss_mb": m["jvm_peak_rss_mb"],
+                              "python_peak_rss_mb": m["python_peak_rss_mb"]}
+            if m["detect_state_bytes"]:
+                results[stage]["detect_state_bytes"] = m["detect_state_bytes"]
+            print(f"{stage:>8}: {events / secs:>10,.0f} events/s  ({secs:.1f} s)  RSS JVM "
+                  f"{m['jvm_peak_rss_mb']} MB, Python workers {m['python_peak_rss_mb']} MB", file=sys.stderr)
+        ours = results.get("full", {}).get("events_per_second")
         report = {
             "benchmark": "pipeline_replay",
             "events": events,
+            "devices": devices,
             "parallelism": args.parallelism,
             "stages": results,
-            "end_to_end_events_per_second": results.get("full", {}).get("events_per_second"),
+            "end_to_end_events_per_second": ours,
         }
+        state = max((r.get("detect_state_bytes", 0) for r in results.values()), default=0)
+        if state:
+            report["state_bytes_per_device"] = round(state / devices)
+            print(f"detector state: {state:,} bytes in the largest checkpoint, "
+                  f"{state / devices:,.0f} per device", file=sys.stderr)
+        if not args.no_reference:
+            ref = run_reference(recording, args.parallelism)
+            report["reference_events_per_second"] = round(ref["reference_events_per_second"])
+            print(f"reference (JVM-only SQL): {ref['reference_events_per_second']:>10,.0f} events/s",
+                  file=sys.stderr)
+            if ours:
+                report["ratio_to_reference"] = round(ours / ref["reference_events_per_second"], 3)
+                print(f"ratio ours / reference: {report['ratio_to_reference']:.2f}", file=sys.stderr)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(report, indent=2))
         print(json.dumps(report))
