@@ -18,7 +18,14 @@ In the same invocation and on the same recording it runs the shared JVM-only Fli
 100 readings, thresholds) and reports ours / reference: a ratio survives a noisy machine, an absolute
 figure does not.  While each stage runs it also records the largest completed checkpoint of the
 detection operator (Flink's REST API: bytes per device) and the peak resident memory of the JVM and of
-the Python workers (/proc).  Prints one JSON line last.
+the Python workers (/proc).
+
+Latency probe: the whole job, SNS included (moto on loopback, read back through its SQS subscription),
+fed by a source inside the job that emits synthetic readings at a steady rate (default 10,000/s) and
+stamps each with the wall clock as it emits it (Java ``SyntheticReadings``: a static threshold breach
+every 2,003 readings, a statistical spike every 2,011).  An alert's latency is the SQS SentTimestamp of
+its SNS message minus its reading's ``ts``: from the moment the job read the reading to the moment SNS
+took the alert.  Prints one JSON line last.
 """
 
 from __future__ import annotations
@@ -194,6 +201,68 @@ def execute_stage(stage: str, properties: str) -> None:
     }))
 
 
+def latency_probe(work: Path, parallelism: int, devices: int, rate: float, seconds: float) -> dict:
+    """Run the job on synthetic readings at ``rate`` with SNS on moto; alert latency percentiles per kind."""
+    from localdev import emulator
+    from localdev.demo import drain_alert_queue, percentile
+
+    aws = emulator.up(work / "local-aws")
+    try:
+        props = work / "props-latency.json"
+        groups = {
+            "source": {"kind": "file", "file_path": "/dev/null"},  # replaced by the synthetic source
+            "sinks": {"timeseries.store": "none", "sns.alerts_topic_arn": aws.alerts_topic_arn,
+                      "s3.archive_path": (work / "archive-latency").as_uri() + "/", "aws.region": aws.region},
+            "local": {"jars": (REPO / "build" / "libs" / "pyflink-dependencies.jar").as_uri(),
+                      "parallelism": str(parallelism), "checkpoint_interval_ms": "10000",
+                      "aws_endpoint": aws.endpoint},
+        }
+        props.write_text(json.dumps([{"PropertyGroupId": k, "PropertyMap": v} for k, v in groups.items()]))
+        out = subprocess.run(
+            [sys.executable, __file__, "--run-latency", "--properties", str(props), "--devices", str(devices),
+             "--latency-rate", str(rate), "--latency-seconds", str(seconds)],
+            capture_output=True, text=True, env=dict(os.environ, IOT_ANOMALY_LOCAL="true"), timeout=1800,
+        )  # fmt: skip
+        if out.returncode:
+            raise RuntimeError(f"latency probe failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
+        sent: list[int] = []
+        published = drain_alert_queue(aws, sent)
+    finally:
+        emulator.down(work / "local-aws")
+    lat: dict[str, list[float]] = {"threshold": [], "statistical": []}
+    for msg, delivered in zip(published, sent, strict=True):
+        if "silence" in msg["detectors"]:
+            continue
+        kind = "threshold" if "threshold" in msg["detectors"] else "statistical"
+        lat[kind].append((delivered - msg["ts"]) / 1000)
+    def r2(x: float | None) -> float | None:
+        return None if x is None else round(x, 2)
+
+    return {kind: {"alerts": len(v), "p50_s": r2(percentile(v, 50)), "p99_s": r2(percentile(v, 99)),
+                   "max_s": r2(max(v, default=None))} for kind, v in lat.items()}
+
+
+def execute_latency_probe(properties: str, devices: int, rate: float, seconds: float) -> None:
+    """In the child process: the full job on `SyntheticReadings` at ``rate`` for ``seconds``."""
+    from pyflink.datastream.connectors import Source
+    from pyflink.java_gateway import get_gateway
+
+    from connectors.kinesis import reading_watermarks
+    from flink_job.config import load_config
+    from flink_job.pipeline.environment import create_environments
+    from flink_job.pipeline.graph import build_graph
+
+    cfg = load_config(properties)
+    env, t_env = create_environments(cfg)
+    p = cfg.pipeline
+    j_source = get_gateway().jvm.com.iotanomaly.connectors.replay.SyntheticReadings.source(
+        int(devices), int(rate * seconds), float(rate))
+    watermarks = reading_watermarks(p.watermark_delay_ms, p.idle_timeout_ms, p.max_future_ms)
+    raw = env.from_source(Source(j_source), watermarks, "synthetic-readings")
+    build_graph(env, t_env, cfg, raw=raw)
+    env.execute("bench-latency")
+
+
 def run_reference(recording: Path, parallelism: int) -> dict:
     """The shared JVM-only SQL reference on the same recording (its last line is JSON)."""
     if not REFERENCE.exists():
@@ -247,10 +316,17 @@ def main(argv: list[str] | None = None) -> int:
         help="override a runtime property, e.g. --set detection.zscore_window=600",
     )
     ap.add_argument("--no-reference", action="store_true", help="skip the JVM-only reference run")
+    ap.add_argument("--latency-rate", type=float, default=10_000.0,
+                    help="events/s of the latency probe (default 10000; 0 skips the probe)")
+    ap.add_argument("--latency-seconds", type=float, default=60.0, help="length of the latency probe (s)")
+    ap.add_argument("--run-latency", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", default=str(REPO / "build" / "reports" / "bench_pipeline.json"))
     args = ap.parse_args(argv)
     if args.run_stage:
         execute_stage(args.run_stage, args.properties)
+        return 0
+    if args.run_latency:
+        execute_latency_probe(args.properties, args.devices, args.latency_rate, args.latency_seconds)
         return 0
 
     work = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
@@ -293,6 +369,14 @@ def main(argv: list[str] | None = None) -> int:
             report["state_bytes_per_device"] = round(state / devices)
             print(f"detector state: {state:,} bytes in the largest checkpoint, "
                   f"{state / devices:,.0f} per device", file=sys.stderr)
+        if args.latency_rate > 0:
+            lat = latency_probe(work, args.parallelism, args.devices, args.latency_rate, args.latency_seconds)
+            report["latency"] = lat
+            report["latency_p99_s"] = {k: lat[k]["p99_s"] for k in ("threshold", "statistical")}
+            for kind in ("threshold", "statistical"):
+                q = lat[kind]
+                print(f"latency {kind:>11}: p50 {q['p50_s']} s, p99 {q['p99_s']} s, max {q['max_s']} s "
+                      f"({q['alerts']} alerts at {args.latency_rate:,.0f} events/s)", file=sys.stderr)
         if not args.no_reference:
             ref = run_reference(recording, args.parallelism)
             report["reference_events_per_second"] = round(ref["reference_events_per_second"])

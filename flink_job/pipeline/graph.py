@@ -190,13 +190,19 @@ def detect_stage(batches: DataStream, cfg: AppConfig) -> DataStream:
 
 
 def build_graph(
-    env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, cfg: AppConfig, until: str = "full"
+    env: StreamExecutionEnvironment,
+    t_env: StreamTableEnvironment,
+    cfg: AppConfig,
+    until: str = "full",
+    raw: DataStream | None = None,
 ) -> JobGraph:
-    """The whole job; ``until`` stops after an earlier stage (benchmarks), leaving sinks to the caller."""
+    """The whole job; ``until`` stops after an earlier stage (benchmarks), leaving sinks to the caller.
+    ``raw`` replaces the configured source (the bench's latency probe), with event time and
+    watermarks already assigned as ``build_source`` assigns them."""
     if until not in STAGES:
         raise ValueError(f"until must be one of {STAGES}, got {until!r}")
     stop = STAGES.index(until)
-    graph = JobGraph(raw=build_source(env, cfg))
+    graph = JobGraph(raw=raw if raw is not None else build_source(env, cfg))
     if stop >= 1:
         parse_stage(t_env, graph.raw, cfg.pipeline)
         graph.valid_lines, graph.dead_letters, graph.late_readings = split_stage(t_env)
