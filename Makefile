@@ -41,7 +41,8 @@ package: system venv jars  ## the MSF zip -> build/dist/iot-anomaly-flink.zip (s
 demo: system venv jars  ## the main job end to end on local AWS (moto), with a summary
 	$(VENV)/bin/iot-anomaly demo
 
-test: system venv jars  ## the whole test suite
+test: system venv jars  ## the whole test suite: the connectors' JUnit tests, then pytest
+	gradle --no-daemon -q test
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 test-fast:  ## only the pure-Python tests (no JVM, no emulator)
