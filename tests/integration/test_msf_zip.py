@@ -118,6 +118,49 @@ def test_zip_layout_matches_the_run_options(msf_zip):
         assert f'"{value}"' in flink_app
 
 
+def job_modules() -> set[str]:
+    """Our files the job can import, from its entry points through every import statement (those inside
+    functions too), as zip paths."""
+    import ast
+
+    def file_of(module: str) -> Path | None:
+        p = REPO.joinpath(*module.split("."))
+        return p / "__init__.py" if (p / "__init__.py").exists() else (
+            p.with_suffix(".py") if p.with_suffix(".py").exists() else None)
+
+    def imported(path: Path) -> set[str]:
+        parts = path.relative_to(REPO).with_suffix("").parts
+        package = parts if path.name == "__init__.py" else parts[:-1]
+        out = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                out |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    base = ".".join([*package[: len(package) - node.level + 1], *filter(None, [node.module])])
+                out |= {base} | {f"{base}.{a.name}" for a in node.names}
+        return {m for m in out if m.split(".")[0] in ("flink_job", "connectors")}
+
+    seen: set[Path] = set()
+    todo = ["flink_job.main", "flink_job.msf_main"]
+    while todo:
+        parts = todo.pop().split(".")
+        for i in range(1, len(parts) + 1):
+            f = file_of(".".join(parts[:i]))
+            if f is not None and f not in seen:
+                seen.add(f)
+                todo += imported(f)
+    return {str(p.relative_to(REPO)) for p in seen} - {"flink_job/msf_main.py"}
+
+
+def test_the_zip_holds_what_the_job_imports_and_nothing_else(msf_zip):
+    with zipfile.ZipFile(msf_zip) as z:
+        ours = {n for n in z.namelist() if n.startswith(("flink_job/", "connectors/")) and n.endswith(".py")}
+    assert ours == job_modules(), (sorted(ours - job_modules()), sorted(job_modules() - ours))
+    assert not [n for n in ours if n.startswith("flink_job/evaluation/")]
+
+
 def _pyproject_deps() -> list[str]:
     import tomllib
 
