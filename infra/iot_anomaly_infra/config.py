@@ -61,7 +61,9 @@ class DeploymentConfig:
     shard_headroom: float = 0.2
     shard_count: int | None = None  # None -> derived from expected rate + headroom
     stream_retention_hours: int = 24
-    time_series_store: str = "timestream"
+    # Timestream for InfluxDB: a store a new account can create (LiveAnalytics takes no new customers
+    # since 2025-06-20 and stays an opt-in, `-c timeSeriesStore=timestream`)
+    time_series_store: str = "influxdb"
     alert_emails: list[str] = field(default_factory=list)
     ops_emails: list[str] = field(default_factory=list)
     app_zip: str = DEFAULT_APP_ZIP

@@ -65,19 +65,29 @@ def fake_app_zip(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def dev(tmp_path_factory) -> Synthesized:
-    """dev, Timestream, provisioned stream; no zip built -> placeholder code, not started."""
+    """dev, Timestream (LiveAnalytics, opt-in), provisioned stream; no zip built -> placeholder code, not
+    started."""
     return synthesize(
         tmp_path_factory.mktemp("dev"),
-        {"env": "dev", "appZip": "does/not/exist.zip", "alertEmails": ALERT_EMAILS, "opsEmails": OPS_EMAILS},
+        {"env": "dev", "appZip": "does/not/exist.zip", "alertEmails": ALERT_EMAILS, "opsEmails": OPS_EMAILS,
+         "timeSeriesStore": "timestream"},
     )
 
 
 @pytest.fixture(scope="session")
+def default_stack(tmp_path_factory) -> Synthesized:
+    """Every context key at its default, as a new user deploys it first."""
+    return synthesize(tmp_path_factory.mktemp("default"), {})
+
+
+@pytest.fixture(scope="session")
 def prod(tmp_path_factory, fake_app_zip) -> Synthesized:
-    """prod, Timestream, with the built zip -> real code asset and the start-after-deploy resource."""
+    """prod, Timestream (LiveAnalytics), with the built zip -> real code asset and the start-after-deploy
+    resource."""
     return synthesize(
         tmp_path_factory.mktemp("prod"),
-        {"env": "prod", "appZip": str(fake_app_zip), "alertEmails": ALERT_EMAILS},
+        {"env": "prod", "appZip": str(fake_app_zip), "alertEmails": ALERT_EMAILS,
+         "timeSeriesStore": "timestream"},
     )
 
 

@@ -18,7 +18,7 @@ def test_defaults_match_the_issue():
     assert (cfg.env_name, cfg.region, cfg.time_series_store, cfg.stream_mode) == (
         "dev",
         "eu-central-1",
-        "timestream",
+        "influxdb",
         "provisioned",
     )
     assert cfg.effective_shard_count == 12

@@ -21,9 +21,11 @@ STUDIO_ACTIONS = {
 
 @pytest.fixture(scope="session")
 def studio(tmp_path_factory):
-    """dev + Studio; cdk-nag runs in the synth, so an unacknowledged finding fails here."""
+    """dev + Studio on Timestream (LiveAnalytics, which Studio reads); cdk-nag runs in the synth, so an
+    unacknowledged finding fails here."""
     return synthesize(tmp_path_factory.mktemp("studio"), {"env": "dev", "studio": "true",
-                                                          "appZip": "does/not/exist.zip"})
+                                                          "appZip": "does/not/exist.zip",
+                                                          "timeSeriesStore": "timestream"})
 
 
 def _studio_app(s):
