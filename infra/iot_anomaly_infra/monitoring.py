@@ -130,7 +130,8 @@ class Monitoring(Construct):
         )
         self._alarm(
             "FlinkRestarts",
-            flink_increase("fullRestarts", "restarts", "new full restarts"),
+            # Flink 2.x publishes no fullRestarts (removed); numRestarts counts every restart
+            flink_increase("numRestarts", "restarts", "new restarts"),
             0,
             1,
             "The Flink job restarted after an error",
