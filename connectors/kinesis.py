@@ -129,6 +129,13 @@ class KinesisStreamsSourceBuilder:
         self._j_builder.setIdleIntervalMs(int(idle_interval_ms))
         return self
 
+    def set_min_get_records_interval_ms(self, interval_ms: int) -> KinesisStreamsSourceBuilder:
+        """Least time between two GetRecords on one shard, also with a backlog (default 0: none).
+
+        A shard allows 5 GetRecords/s over all its consumers; 250 ms leaves room for Firehose."""
+        self._j_builder.setMinGetRecordsIntervalMs(int(interval_ms))
+        return self
+
     def set_max_unreachable_ms(self, max_unreachable_ms: int) -> KinesisStreamsSourceBuilder:
         """How long the endpoint may stay unreachable before the job fails (default 30,000 ms)."""
         self._j_builder.setMaxUnreachableMs(int(max_unreachable_ms))

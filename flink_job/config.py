@@ -45,6 +45,8 @@ class SourceConfig:
     file_path: str = ""  # kind=file: a JSON-lines file or folder
     max_records_per_get: int = 10_000
     shard_discovery_interval_ms: int = 10_000
+    # a shard serves 5 GetRecords/s to all its consumers together: 250 ms (4/s) leaves one to Firehose
+    min_get_records_interval_ms: int = 250
 
     _keys = {"stream.arn": "stream_arn", "aws.region": "aws_region", "source.init.position": "init_position"}
 
@@ -57,6 +59,8 @@ class SourceConfig:
             )
         if self.kind == "file" and not self.file_path:
             raise ConfigError(group, "file_path", "required when kind = file")
+        if self.min_get_records_interval_ms < 0:
+            raise ConfigError(group, "min_get_records_interval_ms", "must be >= 0")
 
 
 @dataclass(frozen=True)

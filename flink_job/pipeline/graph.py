@@ -67,6 +67,7 @@ def build_source(env: StreamExecutionEnvironment, cfg: AppConfig) -> DataStream:
         .set_initial_position(src.init_position)
         .set_max_records_per_get(src.max_records_per_get)
         .set_shard_discovery_interval_ms(src.shard_discovery_interval_ms)
+        .set_min_get_records_interval_ms(src.min_get_records_interval_ms)
     )
     if cfg.local and cfg.local.aws_endpoint:
         builder = builder.set_endpoint(cfg.local.aws_endpoint).set_static_credentials("testing", "testing")

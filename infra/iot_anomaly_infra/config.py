@@ -22,6 +22,9 @@ PLACEHOLDER_APP_DIR = INFRA_DIR / "placeholder_app"
 PRODUCTION_ENV = "prod"
 TIME_SERIES_STORES = ("timestream", "influxdb", "none")
 KINESIS_RECORDS_PER_SHARD = 1_000  # records/s written per shard (hard service limit)
+KINESIS_WRITE_BYTES_PER_SHARD = 1_048_576  # bytes/s written per shard
+KINESIS_READ_BYTES_PER_SHARD = 2_097_152  # bytes/s read per shard, over all polling consumers together
+KINESIS_GET_RECORDS_PER_SHARD = 5  # GetRecords calls/s per shard, over all polling consumers together
 
 
 class ConfigError(ValueError):
@@ -43,12 +46,22 @@ def _as_bool(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
-def default_shard_count(expected_events_per_second: int, headroom: float) -> int:
-    """Shards needed for the expected rate plus headroom (10,000 ev/s * 1.2 -> 12 shards).
+def default_shard_count(
+    expected_events_per_second: int, headroom: float, record_bytes: int = 200, consumers: int = 2
+) -> int:
+    """Shards for the expected rate plus headroom, for writes and for reads (10,000 ev/s * 1.2 -> 12).
 
-    10 shards x 1,000 records/s is exactly 10,000 records/s: no room for bursts or re-sends.
+    Writes: 1,000 records/s and 1 MiB/s per shard; 10 shards x 1,000 records/s is exactly 10,000
+    records/s, no room for bursts or re-sends. Reads: every polling consumer (the job, Firehose, Studio)
+    reads every record, and a shard serves 2 MiB/s to all of them together.
     """
-    return max(1, math.ceil(expected_events_per_second * (1 + headroom) / KINESIS_RECORDS_PER_SHARD))
+    rate = expected_events_per_second * (1 + headroom)
+    return max(
+        1,
+        math.ceil(rate / KINESIS_RECORDS_PER_SHARD),
+        math.ceil(rate * record_bytes / KINESIS_WRITE_BYTES_PER_SHARD),
+        math.ceil(rate * record_bytes * consumers / KINESIS_READ_BYTES_PER_SHARD),
+    )
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,7 @@ class DeploymentConfig:
     stream_mode: str = "provisioned"  # provisioned | on_demand
     expected_events_per_second: int = 10_000
     shard_headroom: float = 0.2
+    expected_record_bytes: int = 200  # a JSON reading with three sensors is ~150-200 bytes
     shard_count: int | None = None  # None -> derived from expected rate + headroom
     stream_retention_hours: int = 24
     # Timestream for InfluxDB: a store a new account can create (LiveAnalytics takes no new customers
@@ -90,7 +104,20 @@ class DeploymentConfig:
     def effective_shard_count(self) -> int:
         if self.shard_count is not None:
             return self.shard_count
-        return default_shard_count(self.expected_events_per_second, self.shard_headroom)
+        return default_shard_count(self.expected_events_per_second, self.shard_headroom,
+                                   self.expected_record_bytes, self.polling_consumers)
+
+    @property
+    def polling_consumers(self) -> int:
+        """Consumers sharing each shard's read limits: the job, Firehose, and Studio when it is on."""
+        return 3 if self.studio else 2
+
+    @property
+    def job_get_records_interval_ms(self) -> int:
+        """The job's least interval between GetRecords on a shard: it leaves one call per second of the
+        shard's five to each other consumer (Firehose polls once a second; Studio's notes are expected to
+        poll no faster), 250 ms alone with Firehose, 334 ms with Studio too."""
+        return math.ceil(1000 / (KINESIS_GET_RECORDS_PER_SHARD - (self.polling_consumers - 1)))
 
     @property
     def stack_name(self) -> str:
@@ -123,6 +150,7 @@ class DeploymentConfig:
             stream_mode=str(ctx("streamMode", cls.stream_mode)).lower().replace("-", "_"),
             expected_events_per_second=int(ctx("expectedEventsPerSecond", cls.expected_events_per_second)),
             shard_headroom=float(ctx("shardHeadroom", cls.shard_headroom)),
+            expected_record_bytes=int(ctx("expectedRecordBytes", cls.expected_record_bytes)),
             shard_count=None if shard_count in (None, "") else int(shard_count),
             stream_retention_hours=int(ctx("streamRetentionHours", cls.stream_retention_hours)),
             time_series_store=str(ctx("timeSeriesStore", cls.time_series_store)).lower(),
@@ -154,6 +182,8 @@ class DeploymentConfig:
             raise ConfigError(
                 f"timeSeriesStore must be one of {TIME_SERIES_STORES}, got {self.time_series_store!r}"
             )
+        if not 1 <= self.expected_record_bytes <= 1_048_576:
+            raise ConfigError(f"expectedRecordBytes must be in 1..1048576, got {self.expected_record_bytes}")
         if self.effective_shard_count < 1:
             raise ConfigError("shardCount must be >= 1")
         if not 0 < self.glacier_after_days < self.expire_after_days:

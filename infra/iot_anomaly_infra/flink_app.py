@@ -257,6 +257,8 @@ class FlinkApplication(Construct):
                 "stream.arn": stream.stream_arn,
                 "aws.region": cfg.region,
                 "source.init.position": "LATEST",
+                # the shard's 5 GetRecords/s are shared with Firehose (and Studio): see config.py
+                "min_get_records_interval_ms": str(cfg.job_get_records_interval_ms),
             },
             "sinks": sinks,
             # Empty groups: the job's defaults apply; operators override keys here without a rebuild.

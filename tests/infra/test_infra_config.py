@@ -32,6 +32,21 @@ def test_shard_count_has_headroom_over_the_per_shard_limit():
     assert cfg_from(shardCount="20").effective_shard_count == 20
 
 
+def test_shards_are_sized_for_reads_too():
+    # 12,000 records/s of 1 KiB: writes need 12 shards (records and MiB/s alike); two consumers read
+    # 23.4 MiB/s, 12 shards; Studio as a third reader makes it 35.2 MiB/s: 18 shards of 2 MiB/s
+    assert default_shard_count(10_000, 0.2, record_bytes=1024, consumers=2) == 12
+    assert default_shard_count(10_000, 0.2, record_bytes=1024, consumers=3) == 18
+    assert cfg_from(expectedRecordBytes="1024", studio="true").effective_shard_count == 18
+    assert cfg_from(expectedRecordBytes="1024").effective_shard_count == 12
+
+
+def test_the_job_leaves_each_other_consumer_a_get_records_call_per_second():
+    # a shard serves 5 GetRecords/s: Firehose takes 1, the job 4 (250 ms); with Studio the job takes 3
+    assert cfg_from().job_get_records_interval_ms == 250
+    assert cfg_from(studio="true").job_get_records_interval_ms == 334
+
+
 def test_context_values_from_cli_strings():
     cfg = cfg_from(
         env="prod",

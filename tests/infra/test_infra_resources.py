@@ -341,6 +341,7 @@ def test_flink_property_groups(dev):
         "stream.arn": {"Fn::GetAtt": [dev.logical_id(dev.stack.readings.stream), "Arn"]},
         "aws.region": "eu-central-1",
         "source.init.position": "LATEST",
+        "min_get_records_interval_ms": "250",  # Firehose shares the shard's 5 GetRecords/s
     }
     sinks = groups["sinks"]
     assert sinks["timeseries.store"] == "timestream"

@@ -110,6 +110,8 @@ def test_unknown_key_is_named_with_the_known_keys():
         ("pipeline", {"batch_window_ms": "two seconds"}, "batch_window_ms", "expected int"),
         ("pipeline", {"batch_window_ms": "0"}, "batch_window_ms", "> 0"),
         ("source", {"stream.arn": STREAM, "max_records_per_get": "1e3"}, "max_records_per_get", "int"),
+        ("source", {"stream.arn": STREAM, "min_get_records_interval_ms": "-1"}, "min_get_records_interval_ms",
+         ">= 0"),
         ("sinks", {"timeseries.store": "influx"}, "timeseries.store", "not one of"),
         ("sinks", {"timeseries.store": "none", "s3.archive_path": "bucket/x"}, "s3.archive_path", "s3://"),
     ],

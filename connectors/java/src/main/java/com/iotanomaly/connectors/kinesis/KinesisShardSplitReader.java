@@ -33,7 +33,8 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Polls GetRecords for the shards of one reader, one shard per {@link #fetch()} call, round-robin.
- * A shard that returned nothing is not polled again before {@code idleIntervalMs}.
+ * A shard that returned nothing is not polled again before {@code idleIntervalMs}, and no shard more
+ * often than every {@code minGetRecordsIntervalMs} (its read budget is shared with other consumers).
  *
  * <p>Failures ({@link KinesisErrors}): throttling, 5xx and other service answers back off that shard
  * exponentially with full jitter (100 ms .. 10 s) and retry indefinitely while other shards keep
@@ -116,8 +117,11 @@ public class KinesisShardSplitReader implements SplitReader<Record, KinesisShard
             if (!response.records().isEmpty()) {
                 shard.lastFetchedSequenceNumber =
                         response.records().get(response.records().size() - 1).sequenceNumber();
+                // the shard's 5 GetRecords/s are shared with every other consumer of the stream
+                shard.notBefore = System.currentTimeMillis() + config.minGetRecordsIntervalMs;
             } else {
-                shard.notBefore = System.currentTimeMillis() + config.idleIntervalMs;
+                shard.notBefore = System.currentTimeMillis()
+                        + Math.max(config.idleIntervalMs, config.minGetRecordsIntervalMs);
             }
             Map<String, java.util.Collection<Record>> records = new HashMap<>();
             if (!response.records().isEmpty()) {

@@ -29,6 +29,8 @@ public final class KinesisSourceConfig implements Serializable {
     final long shardDiscoveryIntervalMs;
     final int maxRecordsPerGet;
     final long idleIntervalMs;
+    /** Least time between two GetRecords calls on one shard, whatever they return (0: none). */
+    final long minGetRecordsIntervalMs;
     /** How long calls may keep failing to reach the endpoint before the job fails. */
     final long maxUnreachableMs;
 
@@ -43,6 +45,7 @@ public final class KinesisSourceConfig implements Serializable {
             long shardDiscoveryIntervalMs,
             int maxRecordsPerGet,
             long idleIntervalMs,
+            long minGetRecordsIntervalMs,
             long maxUnreachableMs) {
         this.streamArn = Objects.requireNonNull(streamArn, "streamArn");
         this.region = region;
@@ -54,6 +57,7 @@ public final class KinesisSourceConfig implements Serializable {
         this.shardDiscoveryIntervalMs = shardDiscoveryIntervalMs;
         this.maxRecordsPerGet = maxRecordsPerGet;
         this.idleIntervalMs = idleIntervalMs;
+        this.minGetRecordsIntervalMs = minGetRecordsIntervalMs;
         this.maxUnreachableMs = maxUnreachableMs;
     }
 

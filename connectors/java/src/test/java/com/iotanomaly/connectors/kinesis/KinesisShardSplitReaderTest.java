@@ -104,6 +104,42 @@ public class KinesisShardSplitReaderTest {
     }
 
     @Test
+    public void aShardWithABacklogIsNotPolledMoreOftenThanTheMinimumInterval() throws Exception {
+        FakeKinesis kinesis = new FakeKinesis();
+        kinesis.throttleNext = 0;
+        KinesisSourceConfig config = KinesisStreamsSource.builder().setStreamArn(ARN).setMaxRecordsPerGet(1)
+                .setIdleIntervalMs(10).setMinGetRecordsIntervalMs(300).build().getConfig();
+        KinesisShardSplitReader reader = new KinesisShardSplitReader(config, kinesis, null);
+        reader.handleSplitsChanges(new SplitsAddition<>(Collections.singletonList(new KinesisShardSplit(
+                ARN, "s0", KinesisShardSplit.StartType.TRIM_HORIZON, null, 0L, null, false))));
+        // three records, one per call: the second and third calls must each wait 300 ms
+        long start = System.currentTimeMillis();
+        int records = 0;
+        boolean finished = false;
+        while (!finished && System.currentTimeMillis() - start < 5_000) {
+            RecordsWithSplitIds<Record> batch = reader.fetch();
+            while (batch.nextSplit() != null) {
+                while (batch.nextRecordFromSplit() != null) {
+                    records++;
+                }
+            }
+            finished = batch.finishedSplits().contains("s0");
+        }
+        assertEquals(3, records);
+        assertTrue("3 calls 300 ms apart take >= 600 ms", System.currentTimeMillis() - start >= 600);
+    }
+
+    @Test
+    public void aNegativeMinimumIntervalIsRejected() {
+        try {
+            KinesisStreamsSource.builder().setStreamArn(ARN).setMinGetRecordsIntervalMs(-1).build();
+            org.junit.Assert.fail("expected IllegalArgumentException");
+        } catch (IllegalArgumentException expected) {
+            assertTrue(expected.getMessage().contains("minGetRecordsIntervalMs"));
+        }
+    }
+
+    @Test
     public void restoredSplitResumesAfterLastEmittedSequenceNumber() throws Exception {
         FakeKinesis kinesis = new FakeKinesis();
         kinesis.throttleNext = 0;
