@@ -169,6 +169,29 @@ DEVICE_SENSOR = "device"  # the sensor name of device-level rows (multivariate m
 _TOP = re.compile(r"top:\s*([^;]*)")
 
 
+def web_ui_url() -> str | None:
+    """The local minicluster's web UI / REST URL (127.0.0.1), once the job's environment exists."""
+    from flink_job.pipeline.environment import current_local_run
+
+    run = current_local_run()
+    return run.rest_url if run else None
+
+
+def serves_web_ui(url: str, timeout_s: float = 30.0) -> bool:
+    """True once ``url`` answers with Flink's dashboard page (it comes up with the minicluster)."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/", timeout=5) as resp:
+                return "<html" in resp.read(4096).decode("utf-8", "replace").lower()
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.5)
+    return False
+
+
 def percentile(values: list[float], q: float) -> float | None:
     """Nearest-rank percentile (q in (0, 100]); None for no values."""
     if not values:
@@ -304,6 +327,10 @@ def run_pipeline(aws: emulator.LocalAws, s: DemoSettings, work: Path) -> dict:
     env, _t_env, _cfg, _graph = build(str(props))
     job_client = env.execute_async(JOB_NAME)
     log(f"job submitted ({time.monotonic() - t0:.1f} s): {job_client.get_job_id()}")
+    web_ui = web_ui_url()
+    web_ui_served = web_ui is not None and serves_web_ui(web_ui)
+    if web_ui:
+        log(f"Flink web UI (job graph, backpressure, checkpoints) while the demo runs: {web_ui}")
 
     sim_cfg = s.simulation(start_ms=int(time.time() * 1000))
     sim = Simulation(sim_cfg)
@@ -397,6 +424,8 @@ def run_pipeline(aws: emulator.LocalAws, s: DemoSettings, work: Path) -> dict:
         "producer_events_per_second": round(events_sent / send_s, 1),
         **latency_summary(latency),
         "run_seconds": round(run_s, 1),
+        "flink_web_ui": web_ui,
+        "flink_web_ui_served": web_ui_served,
         "caught_up": ok,
         "savepoint": savepoint,
         "_detail": {

@@ -84,6 +84,11 @@ def test_timestream_holds_aggregates_and_anomalies(result):
     assert counted == sensors_reported
 
 
+def test_the_flink_web_ui_was_served_on_loopback_while_the_job_ran(result):
+    assert result["flink_web_ui"].startswith("http://127.0.0.1:")
+    assert result["flink_web_ui_served"] is True
+
+
 def test_alert_latency_is_measured_from_put_to_delivery(result):
     # every published reading alert is matched to its Kinesis put; the latency cannot be negative
     # (SQS delivery follows the put) and cannot exceed the run
