@@ -204,7 +204,7 @@ def execute_stage(stage: str, properties: str) -> None:
 def latency_probe(work: Path, parallelism: int, devices: int, rate: float, seconds: float) -> dict:
     """Run the job on synthetic readings at ``rate`` with SNS on moto; alert latency percentiles per kind."""
     from localdev import emulator
-    from localdev.demo import drain_alert_queue, percentile
+    from localdev.demo import alert_latencies, drain_alert_queue, percentile
 
     aws = emulator.up(work / "local-aws")
     try:
@@ -229,12 +229,10 @@ def latency_probe(work: Path, parallelism: int, devices: int, rate: float, secon
         published = drain_alert_queue(aws, sent)
     finally:
         emulator.down(work / "local-aws")
-    lat: dict[str, list[float]] = {"threshold": [], "statistical": []}
-    for msg, delivered in zip(published, sent, strict=True):
-        if "silence" in msg["detectors"]:
-            continue
-        kind = "threshold" if "threshold" in msg["detectors"] else "statistical"
-        lat[kind].append((delivered - msg["ts"]) / 1000)
+    # the demo's matching, where a reading's "put" is its ts: SyntheticReadings stamps the read time
+    read_ms = {(m.get("device_id"), m.get("ts")): m.get("ts") for m in published}
+    lat = alert_latencies(published, sent, read_ms)
+
     def r2(x: float | None) -> float | None:
         return None if x is None else round(x, 2)
 
@@ -343,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
             key, _, value = item.partition("=")
             group, _, name = key.partition(".")
             overrides.setdefault(group, {})[name] = value
-        devices = count_devices(recording)
+        devices = count_devices(recording) if args.recording else args.devices
         results = {}
         for stage in args.stages.split(","):
             m = run_stage(stage, recording, work, args.parallelism, overrides)

@@ -37,6 +37,7 @@ from flink_job.core.detection.silence import SilenceCheck
 from flink_job.core.detection.thresholds import CRITICAL, WARNING, ThresholdDetector
 from flink_job.core.detection.zscore import ZScoreDetector
 
+SERIES_GATE = "*"  # the one gate's name in the state when novelty_scope = series
 STATE_VERSION = 3  # v3: a novelty gate per detector, first-outlier learning; v2: commissioning start
 # (v1 and v2 states load: v1 series are past commissioning, and every detector gate starts from the
 # saved series gate)
@@ -89,7 +90,7 @@ class SeriesMonitor:
     """Everything for one (device, sensor) series: static thresholds + windowed detectors + alert policy."""
 
     __slots__ = ("device_id", "sensor", "detection", "levels", "threshold", "detectors", "policy",
-                 "silence", "novelty", "gates", "n", "escalated", "started_ms", "commissioned",
+                 "silence", "gates", "n", "escalated", "started_ms", "commissioned",
                  "episode_start", "prev_normal")
 
     def __init__(self, device_id: str, sensor: str, detection: DetectionConfig,
@@ -114,8 +115,9 @@ class SeriesMonitor:
         cfg = self.detection
         self.detectors: list[Detector] = [
             DETECTOR_CLASSES[name](**detector_params(name, cfg)) for name in cfg.detectors]
-        self.novelty = NoveltyGate(cfg.novelty_decay)  # novelty_scope = series
-        self.gates = [NoveltyGate(cfg.novelty_decay) for _ in self.detectors]  # novelty_scope = detector
+        # one novelty gate per detector, or (novelty_scope = series) one on the max
+        self.gates = [NoveltyGate(cfg.novelty_decay)
+                      for _ in (self.detectors if cfg.novelty_scope == "detector" else [SERIES_GATE])]
         self.n = 0
         self.started_ms: int | None = None  # event time of the first commissioning reading
         self.commissioned = False  # the baseline is learnt (then protected)
@@ -205,10 +207,15 @@ class SeriesMonitor:
         if not scores:
             return 0.0
         if self.detection.novelty_scope == "series":
-            return self.novelty.apply(max(scores))
+            return self.gates[0].apply(max(scores))
         for i, g in enumerate(self.gates):
             scores[i] = g.apply(scores[i])
         return max(scores)
+
+    def _gate_names(self) -> list[str]:
+        if self.detection.novelty_scope == "series":
+            return [SERIES_GATE]
+        return [d.name for d in self.detectors]
 
     def update_many(self, ts_ms: Sequence[int], values: Sequence[float]) -> list[Verdict]:
         """Same as `update` for a micro-batch, in order."""
@@ -234,8 +241,7 @@ class SeriesMonitor:
             "n": self.n,
             "threshold": None if self.threshold is None else self.threshold.to_state(),
             "policy": self.policy.to_state(),
-            "novelty_peak": self.novelty.peak,
-            "novelty_peaks": {d.name: g.peak for d, g in zip(self.detectors, self.gates)},
+            "novelty_peaks": {name: g.peak for name, g in zip(self._gate_names(), self.gates)},
             "prev_normal": self.prev_normal,
             "escalated": self.escalated,
             "started_ms": self.started_ms,
@@ -258,10 +264,12 @@ class SeriesMonitor:
         if obj.threshold is not None and state.get("threshold") is not None:
             obj.threshold = ThresholdDetector.from_state(state["threshold"], obj.levels)
         obj.policy.load_state(state["policy"])
-        obj.novelty.peak = float(state.get("novelty_peak", 0.0))
+        # v1/v2 kept one series gate ("novelty_peak"): every gate starts from it, as does a gate that
+        # the saved state has no peak for (a detector added, or the scope changed)
         peaks = state.get("novelty_peaks", {})
-        for d, g in zip(obj.detectors, obj.gates):
-            g.peak = float(peaks.get(d.name, obj.novelty.peak))
+        fallback = float(peaks.get(SERIES_GATE, state.get("novelty_peak", 0.0)))
+        for name, g in zip(obj._gate_names(), obj.gates):
+            g.peak = float(peaks.get(name, fallback))
         obj.prev_normal = bool(state.get("prev_normal", True))
         obj.escalated = bool(state.get("escalated", False))
         started = state.get("started_ms")
