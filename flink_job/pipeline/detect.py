@@ -6,7 +6,9 @@ per-element cost is paid once per device and window instead of once per reading.
 pure-Python ``SeriesMonitor`` (one per sensor) does the detection; the device's monitors live in
 Flink keyed state, checkpointed. One event-time timer per device raises the silent-device check
 and, much later, drops the state of a device that has disappeared (TTL done with a timer:
-PyFlink's state TTL bypasses its state cache and costs ~3x).
+PyFlink's state TTL bypasses its state cache and costs ~3x). A reading that ends a silence the
+timer has not raised yet raises it first (``detect_batch``): in catch-up one watermark step can
+leap past both, and the reading's batch reaches the operator before the watermark does.
 
 Event time stops when every shard stops (a fleet-wide outage, a dead gateway): no watermark, no
 event-time timer, no silence alert. So each device also keeps one processing-time timer, every
@@ -134,6 +136,17 @@ def anomaly_row(device_id: str, sensor: str, v: Verdict) -> Row:
     )  # fmt: skip
 
 
+def silence_row(dev: DeviceMonitors, now_ms: int, why: str) -> Row | None:
+    """The device-level silence row at ``now_ms`` (its alert set at the onset only), or None while
+    no sensor of the device has been silent for the timeout."""
+    verdicts = [v for m in dev.monitors.values() if (v := m.check_silence(now_ms)) is not None]
+    if not verdicts:
+        return None
+    v = verdicts[0]
+    reason = f"device silent: no reading for {(now_ms - dev.last_ts) / 1000:.0f} s{why}"
+    return Row(dev.device_id, DEVICE, v.ts_ms, None, 1.0, v.severity, "silence", True, v.alert, reason)
+
+
 def is_reportable(v: Verdict) -> bool:
     """Readings worth a row downstream: anything a detector flagged, or an open episode."""
     return v.anomalous or v.alert or bool(v.detectors)
@@ -153,11 +166,21 @@ def detect_batch(
     order = sorted(range(len(ts_list)), key=ts_list.__getitem__)
     rows: list = []
     device_id = dev.device_id
+    timeout = dev.core.detection.silence_timeout_ms
     for i in order:
         values = {s: vs[i] for s, vs in columns.items() if not math.isnan(vs[i])}
         if not values:
             continue
-        verdict = dev.core.update(ts_list[i], values)
+        ts = ts_list[i]
+        if 0 <= dev.last_ts <= ts - timeout:
+            # The reading ends a silence its event-time timer has not raised yet: in catch-up one
+            # watermark step can leap past both the timer and this reading, whose batch then comes
+            # first and would move the timer. Raised here, it is the row the timer would give.
+            row = silence_row(dev, dev.last_ts + timeout, "")
+            if row is not None and row[8]:
+                rows.append(row)
+        dev.last_ts = max(dev.last_ts, ts)
+        verdict = dev.core.update(ts, values)
         for sensor, v in verdict.parts.items():
             if is_reportable(v):
                 rows.append(anomaly_row(device_id, sensor, v))
@@ -167,7 +190,6 @@ def detect_batch(
                     (READINGS, Row(device_id, sensor, v.ts_ms, v.value, float(v.score), v.severity,
                                    v.anomalous, v.alert))
                 )  # fmt: skip
-    dev.last_ts = max(dev.last_ts, ts_list[order[-1]])
     return rows
 
 
@@ -225,7 +247,7 @@ class DetectAnomalies(KeyedProcessFunction):
         if timestamp >= dev.last_ts + self._ttl_ms:
             self._state.clear()  # gone for longer than the state TTL
             return
-        row = self._silence(dev, timestamp, "")
+        row = silence_row(dev, timestamp, "")
         self._state.update(dev)
         if row is not None:
             yield row
@@ -241,7 +263,7 @@ class DetectAnomalies(KeyedProcessFunction):
         row = None
         if stalled_for >= timeout:
             why = f"; input stalled for {stalled_for / 1000:.0f} s (no data from any shard)"
-            row = self._silence(dev, now, why)
+            row = silence_row(dev, now, why)
         if all(m.silence.silent for m in dev.monitors.values()):
             dev.stall_timer = 0  # silent already: the device's next reading restarts the timer
         else:
@@ -250,15 +272,6 @@ class DetectAnomalies(KeyedProcessFunction):
         self._state.update(dev)
         if row is not None and row[8]:  # the onset only; the episode is open until a reading arrives
             yield row
-
-    def _silence(self, dev: DeviceMonitors, now_ms: int, why: str) -> Row | None:
-        """The device-level silence row at ``now_ms``, or None while any sensor is still reporting."""
-        verdicts = [v for m in dev.monitors.values() if (v := m.check_silence(now_ms)) is not None]
-        if not verdicts:
-            return None
-        v = verdicts[0]
-        reason = f"device silent: no reading for {(now_ms - dev.last_ts) / 1000:.0f} s{why}"
-        return Row(dev.device_id, DEVICE, v.ts_ms, None, 1.0, v.severity, "silence", True, v.alert, reason)
 
 
 def _wall_ms() -> int:

@@ -130,12 +130,15 @@ def _values(r: dict) -> dict[str, object]:
 
 def _same(a: dict, b: dict) -> bool:
     """Equal, doubles to a relative 1e-6: window statistics are floating-point sums whose order
-    differs between runs, so their last digits do (and a constant series' stddev can come out as
-    nan in one run, refused, and 0.0 in another)."""
+    differs between runs, so their last digits do. STDDEV_POP comes from sums of squares, whose
+    cancellation leaves noise of ~1e-7 x |mean|: a constant series' stddev is 0.0 in one run and
+    1e-7 (or nan, refused) in another, so it is compared to an absolute 1e-6 x |mean|."""
     if a.keys() != b.keys():
         return False
+    scale = abs(a["mean"]) if isinstance(a.get("mean"), float) and math.isfinite(a["mean"]) else 0.0
     return all(
-        math.isclose(x, b[k], rel_tol=1e-6, abs_tol=1e-9) if isinstance(x, float) else x == b[k]
+        math.isclose(x, b[k], rel_tol=1e-6, abs_tol=max(1e-9, 1e-6 * scale if k == "stddev" else 0.0))
+        if isinstance(x, float) else x == b[k]
         for k, x in a.items()
     )
 

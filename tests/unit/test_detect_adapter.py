@@ -142,3 +142,30 @@ def test_keyed_state_pickled_by_the_v1_job_restores_and_keeps_detecting():
     alerts = [(r[1], r[5]) for r in detect_batch(dev, ts, cols) if r[8]]
     assert alerts == [("pressure", "critical")]
     assert pickle.loads(pickle.dumps(dev)).to_state()["v"] == 2
+
+
+def test_a_reading_after_a_silence_raises_the_silence_its_timer_would_have():
+    """Catch-up: one watermark step can leap past the silence timer and the reading that ends the
+    silence; the batch comes first and moves the timer. The batch raises the alert instead, the
+    same row as the timer's, and only once whichever comes first."""
+    from flink_job.pipeline.detect import silence_row
+
+    rng = random.Random(5)
+    timeout = DET.silence_timeout_ms
+    late, early = _dev("m-5"), _dev("m-5")
+    for dev in (late, early):
+        for w in range(20):
+            detect_batch(dev, *_batch(rng, w * 5000))
+    last = late.last_ts
+    resume = _batch(rng, last + timeout + 30_000)
+    rows = detect_batch(late, *resume)
+    silent = [r for r in rows if r[6] == "silence"]
+    assert [(r[1], r[2], r[8], r[9]) for r in silent] == [
+        ("device", last + timeout, True, "device silent: no reading for 60 s")
+    ]
+    timer_row = silence_row(early, last + timeout, "")  # the timer fired first: the batch adds nothing
+    assert tuple(timer_row) == tuple(silent[0])
+    assert not [r for r in detect_batch(early, *resume) if r[6] == "silence"]
+    # a gap shorter than the timeout is no silence
+    short_gap = detect_batch(late, *_batch(rng, late.last_ts + timeout - 1000))
+    assert not [r for r in short_gap if r[6] == "silence"]
