@@ -1,8 +1,11 @@
 """Timestream for InfluxDB (InfluxDB 2.x HTTP API) writer: line protocol over /api/v2/write.
 
-Authentication comes from the instance's Secrets Manager secret (its ARN is a runtime property):
-an API token when the secret holds ``token``, otherwise the ``username``/``password`` that AWS
-generates for a new instance, exchanged for a session at /api/v2/signin. Points the server
+Authentication comes from a Secrets Manager secret (its ARN is a runtime property): an API token
+when the secret holds ``token`` (the rotated token secret the infrastructure creates), otherwise the
+``username``/``password`` that AWS generates for a new instance, exchanged for a session at
+/api/v2/signin. On a 401 the writer reads the secret again (``reload``) and retries once: a rotation
+that revoked the old token, or an expired session, costs one call, not a restart; a second 401
+fails the task (the points stay in checkpointed state). Points the server
 refuses (HTTP 4xx) come back with the reason for the dead letters; 429, 5xx, connection errors
 and timeouts are retried with backoff (connectors.aws), then raised, so the job restarts from its
 checkpoint. Rewriting a batch is safe: a point with the same series and time overwrites itself.
@@ -14,7 +17,7 @@ import base64
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from connectors.aws import RetryPolicy, default_policy, is_transient
 
@@ -59,10 +62,12 @@ class InfluxWriter:
         bucket: str,
         credentials: Mapping[str, str],
         policy: RetryPolicy | None = None,
+        reload: Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
         self._base = endpoint.rstrip("/")
         self._query = urllib.parse.urlencode({"org": organization, "bucket": bucket, "precision": "ms"})
         self._credentials = credentials
+        self._reload = reload
         self._policy = policy or default_policy()
         self._auth: dict[str, str] | None = None
         self.written = 0
@@ -72,6 +77,9 @@ class InfluxWriter:
             token = self._credentials.get("token")
             if token:
                 self._auth = {"Authorization": f"Token {token}"}
+            elif not self._credentials.get("username"):
+                raise RuntimeError("the InfluxDB secret holds neither a token nor a username/password "
+                                   "(is its first rotation still pending?)")
             else:
                 basic = base64.b64encode(
                     f"{self._credentials['username']}:{self._credentials['password']}".encode()
@@ -100,7 +108,7 @@ class InfluxWriter:
     def _post(self, body: bytes) -> str | None:
         """None on success, else why the batch was refused; raises when retries run out."""
         backoff = self._policy.start(f"InfluxDB write to {self._base}")
-        signed_in_again = False
+        reauthenticated = False
         while True:
             try:
                 headers = {"Content-Type": "text/plain; charset=utf-8", **self._headers()}
@@ -112,9 +120,12 @@ class InfluxWriter:
                     return None
             except urllib.error.HTTPError as exc:
                 detail = exc.read().decode("utf-8", "replace")[:300]
-                if exc.code == 401 and not signed_in_again:
-                    self._auth = None  # session expired: sign in again, once
-                    signed_in_again = True
+                if exc.code == 401 and not reauthenticated:
+                    # a rotated (revoked) token or an expired session: read the secret again, once
+                    if self._reload is not None:
+                        self._credentials = self._reload()
+                    self._auth = None
+                    reauthenticated = True
                     continue
                 if exc.code in (401, 403):  # credentials, not data: fail the job, keep the points
                     raise RuntimeError(f"InfluxDB at {self._base} refused the credentials: {detail}") from exc

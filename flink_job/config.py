@@ -228,7 +228,6 @@ class AppConfig:
     thresholds: ThresholdConfig = field(default_factory=ThresholdConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
     local: LocalConfig | None = None
-    secrets_arn: str = ""
     run_options: RunOptions = field(default_factory=RunOptions)
     # The entry script's folder (the unzipped zip); run-options paths are relative to it.
     app_root: Path | None = None
@@ -257,9 +256,12 @@ class AppConfig:
 
 
 _GROUPS: dict[str, type] = {"source": SourceConfig, "sinks": SinkConfig, "pipeline": PipelineConfig}
-_KNOWN_GROUPS = {*_GROUPS, "detection", "thresholds", "baseline", "local", "secrets", RUN_OPTIONS_GROUP}
-SECRETS_GROUP = "secrets"
-SECRET_ARN_KEY = "api_credentials_secret_arn"
+_KNOWN_GROUPS = {*_GROUPS, "detection", "thresholds", "baseline", "local", RUN_OPTIONS_GROUP}
+# Groups an older deployment may still carry, and why they went.
+_REMOVED_GROUPS = {
+    "secrets": "removed: the API-credentials secret had no consumer; the one secret the job reads is "
+    "the InfluxDB token (sinks, influxdb.auth_secret_arn), rotated by the infrastructure",
+}
 
 
 def _split(value: str) -> list[str]:
@@ -367,6 +369,9 @@ def from_groups(
 
     ``app_root``: the entry script's folder; run-options paths are checked against it locally.
     """
+    removed = sorted(set(groups) & set(_REMOVED_GROUPS))
+    if removed:
+        raise ConfigError(removed[0], "PropertyGroupId", _REMOVED_GROUPS[removed[0]])
     unknown = sorted(set(groups) - _KNOWN_GROUPS)
     if unknown:
         raise ConfigError(
@@ -390,14 +395,6 @@ def from_groups(
     elif "local" in groups:
         # Harmless on MSF, but say so: a reader may expect these to apply.
         print("note: property group 'local' is ignored outside local runs")
-    secrets = groups.get(SECRETS_GROUP, {})
-    extra = set(secrets) - {SECRET_ARN_KEY}
-    if extra:
-        raise ConfigError(SECRETS_GROUP, sorted(extra)[0], f"unknown key; known keys: {SECRET_ARN_KEY}")
-    arn = secrets.get(SECRET_ARN_KEY, "")
-    if arn and not arn.startswith("arn:"):
-        raise ConfigError(SECRETS_GROUP, SECRET_ARN_KEY, f"not an ARN: {arn!r}")
-    parts["secrets_arn"] = arn
     return AppConfig(**parts)
 
 

@@ -18,15 +18,6 @@ from flink_job.config import LOCAL_ENV, PROPERTIES_ENV, AppConfig, load_config, 
 from flink_job.core.errors import ConfigError
 
 JOB_NAME = "iot-anomaly-detection"
-# The secret read at start-up (kept out of AppConfig, which is printed and pickled).
-_api_credentials = None
-
-
-def api_credentials():  # noqa: ANN201 - flink_job.secrets.Secret | None
-    """The API-credentials secret read at start-up (None when no ARN is configured)."""
-    return _api_credentials
-
-
 def default_app_root() -> Path:
     """The entry script's folder (the unzipped zip on MSF); the working directory otherwise."""
     script = sys.argv[0] if sys.argv and sys.argv[0].endswith(".py") else ""
@@ -37,7 +28,6 @@ def start_up(
     properties: str | None = None, app_root: str | os.PathLike | None = None, restore: str | None = None
 ) -> AppConfig:
     """Load and validate the config, prepare a local run, read secrets; raise ConfigError on bad input."""
-    global _api_credentials
     from flink_job.pipeline.environment import prepare_process_env
 
     cfg = load_config(properties, app_root=app_root if app_root is not None else default_app_root())
@@ -46,9 +36,6 @@ def start_up(
 
         cfg = with_restore(cfg, restore)
     prepare_process_env(cfg)  # pyFiles on the path before boto3 is imported
-    from flink_job.secrets import load_api_credentials
-
-    _api_credentials = load_api_credentials(cfg)
     if cfg.sinks.timeseries_store == "influxdb":
         from flink_job.secrets import read_secret
 
@@ -92,7 +79,7 @@ def describe(cfg: AppConfig, properties: str | None) -> str:
             parts.append(f"pyFiles={','.join(str(p) for p in cfg.local_python_path())}")
     elif run.jarfile:
         parts.append(f"jarfile={run.jarfile} pyFiles={run.py_files or '-'}")
-    parts.append(f"source={cfg.source.kind} secret={'read' if _api_credentials else 'none'}")
+    parts.append(f"source={cfg.source.kind} store={cfg.sinks.timeseries_store}")
     return "iot-anomaly: starting " + " ".join(parts)
 
 

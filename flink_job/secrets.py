@@ -1,9 +1,10 @@
-"""Secrets from AWS Secrets Manager, by ARN, read once at start-up (never from the properties).
+"""Secrets from AWS Secrets Manager, by ARN (never from the properties).
 
-The runtime properties hold only the secret's ARN (group ``secrets``, key
-``api_credentials_secret_arn``). The value is fetched here with boto3 (vendored in the zip's
-``python_deps/``: MSF's Python does not guarantee it); locally from the emulator at
-``local.aws_endpoint``. An unreadable ARN stops start-up with an error naming the property.
+The runtime properties hold only a secret's ARN (today one: ``sinks``/``influxdb.auth_secret_arn``).
+The value is fetched with boto3 (vendored in the zip's ``python_deps/``: MSF's Python does not
+guarantee it); locally from the emulator at ``local.aws_endpoint``. The job reads it at start-up,
+so an unreadable ARN stops start-up with an error naming the property, and the writers read it
+again on their workers (and after a 401: the token is rotated).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from flink_job.config import SECRET_ARN_KEY, SECRETS_GROUP, AppConfig
 from flink_job.core.errors import ConfigError
 
 
@@ -49,7 +49,9 @@ def read_secret(arn: str, *, group: str, key: str, endpoint: str = "", region: s
     if endpoint:  # local emulator: dummy credentials
         kwargs.update(endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing")
     try:
-        resp = boto3.client("secretsmanager", **kwargs).get_secret_value(SecretId=arn)
+        # AWSCURRENT is the default; named, because moto's default does not follow a rotation
+        client = boto3.client("secretsmanager", **kwargs)
+        resp = client.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")
     except ClientError as exc:
         err = exc.response.get("Error", {})
         raise ConfigError(
@@ -67,15 +69,4 @@ def read_secret(arn: str, *, group: str, key: str, endpoint: str = "", region: s
     return Secret(arn=arn, value=value)
 
 
-def load_api_credentials(cfg: AppConfig) -> Secret | None:
-    """The API-credentials secret named by the properties, or None when no ARN is configured."""
-    if not cfg.secrets_arn:
-        return None
-    endpoint = cfg.local.aws_endpoint if cfg.local else ""
-    return read_secret(
-        cfg.secrets_arn,
-        group=SECRETS_GROUP, key=SECRET_ARN_KEY, endpoint=endpoint, region=cfg.sinks.aws_region
-    )
-
-
-__all__ = ["Secret", "load_api_credentials", "read_secret", "region_of"]
+__all__ = ["Secret", "read_secret", "region_of"]

@@ -169,7 +169,7 @@ class TimestreamWriterFactory:
 
 
 class InfluxWriterFactory:
-    """Reads the instance's auth secret on the worker (it never travels in the job graph)."""
+    """Reads the InfluxDB secret on the worker (it never travels in the job graph), again on a 401."""
 
     def __init__(
         self, endpoint: str, organization: str, bucket: str, secret_arn: str, region: str, aws_endpoint: str
@@ -181,11 +181,14 @@ class InfluxWriterFactory:
         from flink_job.secrets import read_secret
 
         endpoint, org, bucket, arn, region, aws_endpoint = self.args
-        secret = read_secret(
-            arn, group="sinks", key="influxdb.auth_secret_arn", endpoint=aws_endpoint, region=region
-        )
-        creds = secret.value if isinstance(secret.value, dict) else {"token": str(secret.value)}
-        return InfluxWriter(endpoint, org, bucket, creds).write
+
+        def credentials() -> dict:  # read again on a 401: the token may have been rotated
+            secret = read_secret(
+                arn, group="sinks", key="influxdb.auth_secret_arn", endpoint=aws_endpoint, region=region
+            )
+            return secret.value if isinstance(secret.value, dict) else {"token": str(secret.value)}
+
+        return InfluxWriter(endpoint, org, bucket, credentials(), reload=credentials).write
 
 
 def influx_aggregate_line(row: Row) -> str:

@@ -58,7 +58,6 @@ class FlinkApplication(Construct):
         stream: kinesis.IStream,
         processed_bucket: s3.IBucket,
         alerts_topic: sns.ITopic,
-        api_secret_arn: str,
         sink: TimeSeriesSink,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -101,11 +100,6 @@ class FlinkApplication(Construct):
                 sid="PublishAnomalyAlerts",
                 actions=["sns:Publish"],
                 resources=[alerts_topic.topic_arn],
-            ),
-            iam.PolicyStatement(
-                sid="ReadApiCredentials",
-                actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                resources=[api_secret_arn],
             ),
             iam.PolicyStatement(
                 sid="PublishCustomMetrics",
@@ -179,7 +173,7 @@ class FlinkApplication(Construct):
                     property_groups=[
                         msf.CfnApplication.PropertyGroupProperty(property_group_id=group, property_map=values)
                         for group, values in self.property_groups(
-                            cfg, stream, processed_bucket, alerts_topic, api_secret_arn, sink
+                            cfg, stream, processed_bucket, alerts_topic, sink
                         ).items()
                     ]
                 ),
@@ -236,7 +230,6 @@ class FlinkApplication(Construct):
         stream: kinesis.IStream,
         processed_bucket: s3.IBucket,
         alerts_topic: sns.ITopic,
-        api_secret_arn: str,
         sink: TimeSeriesSink,
     ) -> dict[str, dict[str, str]]:
         sinks = {
@@ -264,7 +257,6 @@ class FlinkApplication(Construct):
             # Empty groups: the job's defaults apply; operators override keys here without a rebuild.
             "detection": {},
             "thresholds": {},
-            "secrets": {"api_credentials_secret_arn": api_secret_arn},
         }
 
     # ------------------------------------------------------------------ start after deploy

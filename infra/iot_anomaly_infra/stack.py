@@ -16,7 +16,7 @@ from .flink_app import FlinkApplication
 from .ingestion import RawArchive, ReadingsStream
 from .monitoring import Monitoring
 from .nag import LAMBDA_BASIC_EXECUTION, acknowledge
-from .security import ApiCredentials, EncryptionKey
+from .security import EncryptionKey
 from .storage import DataBuckets
 from .timeseries import InfluxDbStore, TimestreamStore, no_store_sink
 
@@ -39,7 +39,6 @@ class IotAnomalyStack(Stack):
 
         self.encryption = EncryptionKey(self, "Encryption", cfg=cfg)
         key = self.encryption.key
-        self.api_credentials = ApiCredentials(self, "ApiCredentials", cfg=cfg, key=key)
         self.buckets = DataBuckets(self, "Storage", cfg=cfg, key=key)
         self.readings = ReadingsStream(self, "Readings", cfg=cfg, key=key)
         self.raw_archive = RawArchive(
@@ -67,7 +66,6 @@ class IotAnomalyStack(Stack):
             stream=self.readings.stream,
             processed_bucket=self.buckets.processed,
             alerts_topic=self.topics.alerts,
-            api_secret_arn=self.api_credentials.secret.secret_arn,
             sink=sink,
         )
         self.monitoring = Monitoring(
@@ -78,7 +76,11 @@ class IotAnomalyStack(Stack):
             application_name=self.flink.application_name,
             delivery_stream_name=self.raw_archive.delivery_stream_name,
             operations_topic=self.topics.operations,
-            rotation_function=self.api_credentials.rotation_function,
+            rotation_function=(
+                self.time_series.token.rotation_function
+                if isinstance(self.time_series, InfluxDbStore)
+                else None
+            ),
         )
         if cfg.studio:  # -c studio=true: the optional Studio notebook for notebooks/
             from .studio import StudioNotebook

@@ -21,13 +21,14 @@ from constructs import Construct
 
 from .config import DeploymentConfig
 from .nag import acknowledge
-from .security import encrypted_log_group, removal_policy
+from .security import InfluxTokenSecret, encrypted_log_group, removal_policy
 
 READINGS_TABLE = "readings"
 ANOMALIES_TABLE = "anomalies"
 MEMORY_STORE_HOURS = 24
 MAGNETIC_STORE_DAYS = 365
 INFLUXDB_PORT = 8086
+ORGANIZATION, BUCKET = "iot-anomaly", "readings"
 
 
 @dataclass
@@ -98,7 +99,7 @@ class TimestreamStore(Construct):
 
 
 class InfluxDbStore(Construct):
-    """Timestream for InfluxDB in isolated subnets; only the Flink job's security group may connect."""
+    """Timestream for InfluxDB in isolated subnets; only the Flink job and the token rotation connect."""
 
     def __init__(
         self,
@@ -148,7 +149,7 @@ class InfluxDbStore(Construct):
             "InfluxDbSecurityGroup",
             vpc=self.vpc,
             security_group_name=cfg.name("influxdb"),
-            description="Timestream for InfluxDB: HTTPS API from the Flink job only",
+            description="Timestream for InfluxDB: HTTPS API from the Flink job and token rotation",
             allow_all_outbound=False,
         )
         self.db_security_group.add_ingress_rule(
@@ -161,7 +162,7 @@ class InfluxDbStore(Construct):
             self,
             "AdminSecret",
             secret_name=f"iot-anomaly/{cfg.env_name}/influxdb-admin",
-            description="Initial InfluxDB admin password (bootstrap only; the job uses the operator token)",
+            description="Initial InfluxDB admin password (bootstrap only; the job has its own token)",
             encryption_key=key,
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 secret_string_template='{"username": "iotadmin"}',
@@ -176,7 +177,8 @@ class InfluxDbStore(Construct):
             "AwsSolutions-SMG4",
             "Bootstrap-only copy of the initial InfluxDB admin password (CreateDbInstance requires one). "
             "Rotating this secret would not change the password inside InfluxDB; the service keeps the "
-            "live credentials and operator token in its own secret, which the job reads.",
+            "live admin credentials in its own secret, which only the token rotation reads; the job "
+            "writes with its own token, which is rotated (InfluxTokenSecret).",
         )
 
         isolated = self.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED).subnet_ids
@@ -192,8 +194,8 @@ class InfluxDbStore(Construct):
             vpc_subnet_ids=isolated,
             vpc_security_group_ids=[self.db_security_group.security_group_id],
             port=INFLUXDB_PORT,
-            organization="iot-anomaly",
-            bucket="readings",
+            organization=ORGANIZATION,
+            bucket=BUCKET,
             username="iotadmin",
             password=self.admin_secret.secret_value_from_json("password").unsafe_unwrap(),
             log_delivery_configuration=timestream.CfnInfluxDBInstance.LogDeliveryConfigurationProperty(
@@ -203,6 +205,20 @@ class InfluxDbStore(Construct):
             ),
         )
         self.instance.apply_removal_policy(removal_policy(cfg))
+        self.endpoint_url = f"https://{self.instance.attr_endpoint}:{INFLUXDB_PORT}"
+        self.token = InfluxTokenSecret(
+            self,
+            "Token",
+            cfg=cfg,
+            key=key,
+            vpc=self.vpc,
+            db_security_group=self.db_security_group,
+            influxdb_url=self.endpoint_url,
+            admin_secret_arn=self.instance.attr_influx_auth_parameters_secret_arn,
+            organization=ORGANIZATION,
+            bucket=BUCKET,
+            port=INFLUXDB_PORT,
+        )
         # InfluxDB engine logs go to the (SSE-S3) log bucket; the service needs a bucket-policy grant.
         log_bucket.add_to_resource_policy(
             iam.PolicyStatement(
@@ -218,16 +234,16 @@ class InfluxDbStore(Construct):
         return TimeSeriesSink(
             store="influxdb",
             properties={
-                "influxdb.endpoint": f"https://{self.instance.attr_endpoint}:{INFLUXDB_PORT}",
-                "influxdb.organization": "iot-anomaly",
-                "influxdb.bucket": "readings",
-                "influxdb.auth_secret_arn": self.instance.attr_influx_auth_parameters_secret_arn,
+                "influxdb.endpoint": self.endpoint_url,
+                "influxdb.organization": ORGANIZATION,
+                "influxdb.bucket": BUCKET,
+                "influxdb.auth_secret_arn": self.token.secret.secret_arn,
             },
             statements=[
                 iam.PolicyStatement(
-                    sid="ReadInfluxDbOperatorToken",
+                    sid="ReadInfluxDbToken",
                     actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                    resources=[self.instance.attr_influx_auth_parameters_secret_arn],
+                    resources=[self.token.secret.secret_arn],
                 )
             ],
             vpc=self.vpc,

@@ -27,4 +27,3 @@ def test_timestream_properties_load_in_the_job(prod):
     assert config.sinks.timestream_database == "iot_anomaly_db_prod"
     assert config.sinks.archive_path.startswith("s3://")
     assert config.source.init_position == "LATEST"
-    assert config.secrets_arn.startswith("arn:")

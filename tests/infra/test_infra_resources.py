@@ -93,21 +93,55 @@ def test_customer_key_with_rotation_and_service_grants(dev, prod):
     assert prod.one("AWS::KMS::Key")["DeletionPolicy"] == "Retain"
 
 
-def test_api_secret_is_encrypted_and_rotated(dev):
-    dev.template.has_resource_properties(
+def test_influxdb_token_secret_is_encrypted_rotated_and_the_only_one_the_job_reads(dev, influx):
+    store = influx.stack.time_series
+    token = influx.logical_id(store.token.secret)
+    influx.template.has_resource_properties(
         "AWS::SecretsManager::Secret",
+        {"Name": "iot-anomaly/prod/influxdb-token", "KmsKeyId": key_arn(influx)},
+    )
+    influx.template.has_resource_properties(
+        "AWS::SecretsManager::RotationSchedule",
+        {"SecretId": {"Ref": token}, "RotationLambdaARN": Match.any_value(),
+         "RotationRules": {"ScheduleExpression": "rate(30 days)"}},
+    )
+    fn = influx.template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"FunctionName": "iot-anomaly-influxdb-token-rotation-prod"}}
+    )
+    (fn_id, function), = fn.items()
+    props = function["Properties"]
+    assert props["Runtime"] == "python3.14" and props["VpcConfig"]["SubnetIds"]
+    assert props["Environment"]["Variables"]["ADMIN_SECRET_ARN"] == {
+        "Fn::GetAtt": [influx.logical_id(store.instance), "InfluxAuthParametersSecretArn"]
+    }
+    # Secrets Manager may invoke it for this secret of this account only (checkov CKV_AWS_364)
+    permissions = [
+        p["Properties"] for p in influx.resources("AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [fn_id, "Arn"]}
+    ]
+    assert permissions and all(
+        p["Principal"] == "secretsmanager.amazonaws.com"
+        and p["SourceAccount"] == {"Ref": "AWS::AccountId"} and p["SourceArn"] == {"Ref": token}
+        for p in permissions
+    )
+    # the rotation reaches InfluxDB's API through its own security group
+    influx.template.has_resource_properties(
+        "AWS::EC2::SecurityGroupIngress",
         {
-            "Name": "iot-anomaly/dev/api-credentials",
-            "KmsKeyId": key_arn(dev),
-            "GenerateSecretString": Match.object_like({"GenerateStringKey": "password"}),
+            "GroupId": {"Fn::GetAtt": [influx.logical_id(store.db_security_group), "GroupId"]},
+            "FromPort": 8086,
+            "SourceSecurityGroupId": {
+                "Fn::GetAtt": [influx.logical_id(store.token.security_group), "GroupId"]
+            },
         },
     )
-    dev.template.has_resource_properties(
-        "AWS::SecretsManager::RotationSchedule",
-        {"RotationLambdaARN": Match.any_value(), "RotationRules": {"ScheduleExpression": "rate(30 days)"}},
-    )
-    dev.template.has_resource_properties(
-        "AWS::Lambda::Function", {"FunctionName": "iot-anomaly-secret-rotation-dev", "Runtime": "python3.14"}
+    assert _groups(influx)["sinks"]["influxdb.auth_secret_arn"] == {"Ref": token}
+    assert "secrets" not in _groups(influx)
+    # without InfluxDB nothing reads a secret: none is created, and no rotation
+    assert dev.resources("AWS::SecretsManager::Secret") == {}
+    assert dev.resources("AWS::Lambda::Permission") == {} or all(
+        p["Properties"]["Principal"] != "secretsmanager.amazonaws.com"
+        for p in dev.resources("AWS::Lambda::Permission").values()
     )
 
 
@@ -273,9 +307,7 @@ def test_influxdb_alternative_in_private_subnets(influx):
     assert app["VpcConfigurations"][0]["SecurityGroupIds"] == [{"Fn::GetAtt": [flink_sg, "GroupId"]}]
     sinks = _groups(influx)["sinks"]
     assert sinks["timeseries.store"] == "influxdb"
-    assert sinks["influxdb.auth_secret_arn"] == {
-        "Fn::GetAtt": [influx.logical_id(store.instance), "InfluxAuthParametersSecretArn"]
-    }
+    assert sinks["influxdb.auth_secret_arn"] == {"Ref": influx.logical_id(store.token.secret)}
 
 
 # ---------------------------------------------------------------- SNS
@@ -351,9 +383,7 @@ def test_flink_property_groups(dev):
     assert sinks["sns.alerts_topic_arn"] == {"Ref": dev.logical_id(dev.stack.topics.alerts)}
     assert joined(sinks["s3.archive_path"]) == f"s3://<{dev.logical_id(dev.stack.buckets.processed)}>/"
     assert groups["detection"] == {} and groups["thresholds"] == {}
-    assert groups["secrets"] == {
-        "api_credentials_secret_arn": {"Ref": dev.logical_id(dev.stack.api_credentials.secret)}
-    }
+    assert "secrets" not in groups  # the job reads no secret but the InfluxDB token (sinks)
 
 
 def test_flink_cloudwatch_logging(dev):
@@ -389,8 +419,9 @@ def test_dashboard_shows_the_required_metrics(dev):
         "WriteProvisionedThroughputExceeded",
         "ReadProvisionedThroughputExceeded",
         "GetRecords.IteratorAgeMilliseconds",
-        '"uptime"',
-        '"downtime"',
+        "runningTime",  # Flink 2.2 deprecates uptime/downtime (test_metric_names.py)
+        "restartingTime",
+        "numRestarts",
         "numberOfFailedCheckpoints",
         "lastCheckpointDuration",
         "millisBehindLatest",
@@ -403,6 +434,11 @@ def test_dashboard_shows_the_required_metrics(dev):
         assert metric in body, metric
 
 
+def test_the_token_rotation_has_an_alarm_with_the_influxdb_store(influx):
+    names = {r["Properties"]["AlarmName"] for r in influx.resources("AWS::CloudWatch::Alarm").values()}
+    assert "iot-anomaly-SecretRotationErrors-prod" in names
+
+
 def test_alarms_notify_the_operations_topic(dev):
     ops = {"Ref": dev.logical_id(dev.stack.topics.operations)}
     alarms = {
@@ -413,12 +449,12 @@ def test_alarms_notify_the_operations_topic(dev):
         "KinesisWriteThrottles": "WriteProvisionedThroughputExceeded",
         "KinesisReadThrottles": "ReadProvisionedThroughputExceeded",
         "KinesisIteratorAge": "GetRecords.IteratorAgeMilliseconds",
-        "FlinkDowntime": "downtime",
+        "FlinkDowntime": "restartingTime",
+        "FlinkMillisBehindLatest": "millisBehindLatest",
         "FlinkCheckpointFailures": "numberOfFailedCheckpoints",
         "FlinkRestarts": "numRestarts",  # fullRestarts is gone in Flink 2.x: an alarm on it never fires
         "FirehoseDeliveryErrors": "DeliveryToS3.Success",
-        "SecretRotationErrors": "Errors",
-    }
+    }  # + SecretRotationErrors with the InfluxDB store, whose token is the one rotated secret
     assert set(alarms) == {f"iot-anomaly-{name}-dev" for name in expected}
     for name, metric in expected.items():
         alarm = alarms[f"iot-anomaly-{name}-dev"]

@@ -206,23 +206,25 @@ def test_unreadable_secret_fails_naming_the_key(app, local_aws, tmp_path):
         {
             RUN_OPTIONS_GROUP: RUN_OPTIONS,
             "source": {"kind": "file", "file_path": str(tmp_path)},
-            "sinks": {"timeseries.store": "none"},
-            "secrets": {"api_credentials_secret_arn": arn},
+            "sinks": {
+                "timeseries.store": "influxdb",
+                "influxdb.endpoint": "http://127.0.0.1:9",
+                "influxdb.organization": "iot-anomaly",
+                "influxdb.bucket": "readings",
+                "influxdb.auth_secret_arn": arn,
+            },
             "local": {"aws_endpoint": aws.endpoint},
         },
     )
     res = run_entry(app, props, timeout=60)
     assert res.returncode == 2, res.stdout + res.stderr
-    assert "property group 'secrets', key 'api_credentials_secret_arn': cannot read secret" in res.stderr
+    assert "property group 'sinks', key 'influxdb.auth_secret_arn': cannot read secret" in res.stderr
     assert "ResourceNotFoundException" in res.stderr
 
 
 
 def test_zip_runs_as_on_msf_and_events_flow_end_to_end(app, local_aws, tmp_path):
     aws = local_aws
-    secret_arn = aws.client("secretsmanager").create_secret(
-        Name="iot-anomaly/local/api-credentials", SecretString=json.dumps({"username": "u", "password": "p"})
-    )["ARN"]
     sim_cfg = SimulationConfig(
         devices=10,
         interval_ms=1000,
@@ -255,7 +257,6 @@ def test_zip_runs_as_on_msf_and_events_flow_end_to_end(app, local_aws, tmp_path)
                 "aws.region": aws.region,
             },
             "pipeline": {"aggregate_window_s": "10"},
-            "secrets": {"api_credentials_secret_arn": secret_arn},
             # no "jars": the jar comes from the run options, as on MSF
             "local": {
                 "aws_endpoint": aws.endpoint,
@@ -270,7 +271,7 @@ def test_zip_runs_as_on_msf_and_events_flow_end_to_end(app, local_aws, tmp_path)
     assert res.returncode == 0, f"exit {res.returncode}\n{res.stdout[-3000:]}\n{res.stderr[-5000:]}"
     start_line = next(x for x in res.stdout.splitlines() if x.startswith("iot-anomaly: starting"))
     assert f"pipeline.jars={(app / 'lib' / 'pyflink-dependencies.jar').as_uri()}" in start_line
-    assert "secret=read" in start_line
+    assert "store=timestream" in start_line
 
     raw = archive_lines(aws, "raw/")
     dead = archive_lines(aws, "dead-letters/")

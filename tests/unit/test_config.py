@@ -264,11 +264,10 @@ def test_local_endpoint_must_be_loopback():
 
 
 # ------------------------------------------------------------------ secrets
-def test_secrets_group_holds_only_the_arn():
-    err = error_of(c.from_groups, groups(secrets={"api_credentials": "hunter2"}), local=False)
-    assert (err.group, err.key) == ("secrets", "api_credentials")
-    err = error_of(c.from_groups, groups(secrets={c.SECRET_ARN_KEY: "my-secret"}), local=False)
-    assert (err.group, err.key) == ("secrets", c.SECRET_ARN_KEY)
+def test_the_removed_secrets_group_is_refused_saying_why():
+    err = error_of(c.from_groups, groups(secrets={"api_credentials_secret_arn": "arn:x"}), local=False)
+    assert (err.group, err.key) == ("secrets", "PropertyGroupId")
+    assert "influxdb.auth_secret_arn" in str(err)
 
 
 @pytest.fixture
@@ -284,31 +283,22 @@ def secretsmanager(monkeypatch):
 
 
 def test_secret_is_read_by_arn_and_hidden_from_repr(secretsmanager):
-    from flink_job.secrets import load_api_credentials
+    from flink_job.secrets import read_secret
 
-    value = '{"username": "u", "password": "hunter2"}'
-    arn = secretsmanager.create_secret(Name="api", SecretString=value)["ARN"]
-    cfg = c.from_groups(groups(secrets={c.SECRET_ARN_KEY: arn}), local=False)
-    secret = load_api_credentials(cfg)
-    assert secret.value == {"username": "u", "password": "hunter2"}
+    value = '{"token": "hunter2", "organization": "o", "bucket": "b"}'
+    arn = secretsmanager.create_secret(Name="influx-token", SecretString=value)["ARN"]
+    secret = read_secret(arn, group="sinks", key="influxdb.auth_secret_arn")
+    assert secret.value["token"] == "hunter2"
     assert "hunter2" not in repr(secret) and "hunter2" not in str(secret)
-    assert "hunter2" not in repr(cfg)
 
 
 def test_unreadable_secret_fails_naming_the_key(secretsmanager):
-    from flink_job.secrets import load_api_credentials
+    from flink_job.secrets import read_secret
 
     arn = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:missing-AbCdEf"
-    cfg = c.from_groups(groups(secrets={c.SECRET_ARN_KEY: arn}), local=False)
-    err = error_of(load_api_credentials, cfg)
-    assert (err.group, err.key) == ("secrets", c.SECRET_ARN_KEY)
+    err = error_of(read_secret, arn, group="sinks", key="influxdb.auth_secret_arn")
+    assert (err.group, err.key) == ("sinks", "influxdb.auth_secret_arn")
     assert "ResourceNotFoundException" in str(err) and arn in str(err)
-
-
-def test_no_secret_arn_means_no_secret():
-    from flink_job.secrets import load_api_credentials
-
-    assert load_api_credentials(c.from_groups(groups(), local=False)) is None
 
 
 # ------------------------------------------------------------------ entry point

@@ -5,6 +5,7 @@ import org.apache.flink.connector.base.source.reader.RecordsWithSplitIds;
 import org.apache.flink.connector.base.source.reader.splitreader.SplitReader;
 import org.apache.flink.connector.base.source.reader.splitreader.SplitsAddition;
 import org.apache.flink.connector.base.source.reader.splitreader.SplitsChange;
+import org.apache.flink.metrics.Gauge;
 import org.apache.flink.metrics.MetricGroup;
 
 import org.slf4j.Logger;
@@ -55,6 +56,8 @@ public class KinesisShardSplitReader implements SplitReader<Record, KinesisShard
 
     private final KinesisSourceConfig config;
     private final KinesisClient client;
+    static final String MILLIS_BEHIND_LATEST = "millisBehindLatest";
+    static final String MSF_METRIC_GROUP = "kinesisanalytics";
     private final MetricGroup metricGroup;
     private final Map<String, Long> millisBehindLatest = new ConcurrentHashMap<>();
     private final Set<String> gaugesRegistered = new HashSet<>();
@@ -296,8 +299,11 @@ public class KinesisShardSplitReader implements SplitReader<Record, KinesisShard
             shards.addLast(new ShardState(split));
             String shardId = split.splitId();
             if (metricGroup != null && gaugesRegistered.add(shardId)) {
-                metricGroup.addGroup("shardId", shardId).gauge("millisBehindLatest",
-                        () -> millisBehindLatest.getOrDefault(shardId, -1L));
+                Gauge<Long> behind = () -> millisBehindLatest.getOrDefault(shardId, -1L);
+                metricGroup.addGroup("shardId", shardId).gauge(MILLIS_BEHIND_LATEST, behind);
+                // MSF sends a job's own metrics to CloudWatch only from under this group (dimension shardId)
+                metricGroup.addGroup(MSF_METRIC_GROUP).addGroup("shardId", shardId)
+                        .gauge(MILLIS_BEHIND_LATEST, behind);
             }
         }
     }

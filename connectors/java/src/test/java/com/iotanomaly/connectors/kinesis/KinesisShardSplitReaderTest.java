@@ -2,6 +2,10 @@ package com.iotanomaly.connectors.kinesis;
 
 import org.apache.flink.connector.base.source.reader.RecordsWithSplitIds;
 import org.apache.flink.connector.base.source.reader.splitreader.SplitsAddition;
+import org.apache.flink.metrics.Gauge;
+import org.apache.flink.metrics.Metric;
+import org.apache.flink.metrics.MetricGroup;
+import org.apache.flink.metrics.groups.UnregisteredMetricsGroup;
 
 import org.junit.Test;
 import software.amazon.awssdk.core.SdkBytes;
@@ -17,6 +21,8 @@ import software.amazon.awssdk.services.kinesis.model.ShardIteratorType;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
@@ -206,5 +212,49 @@ public class KinesisShardSplitReaderTest {
                 .data(SdkBytes.fromUtf8String("{\"ts\":1}")).build(), output, state);
         assertEquals(List.of(RecordText.BINARY_PREFIX + "/wA=", "", "{\"ts\":1}"), out);
         assertEquals("3", state.getLastEmittedSequenceNumber());
+    }
+
+    /** Records every metric under its group path ("a.b.name"). */
+    static final class RecordingGroup extends UnregisteredMetricsGroup {
+        final Map<String, Metric> metrics;
+        final String path;
+
+        RecordingGroup(Map<String, Metric> metrics, String path) {
+            this.metrics = metrics;
+            this.path = path;
+        }
+
+        @Override
+        public MetricGroup addGroup(String name) {
+            return new RecordingGroup(metrics, path + name + ".");
+        }
+
+        @Override
+        public MetricGroup addGroup(String key, String value) {
+            return new RecordingGroup(metrics, path + key + "=" + value + ".");
+        }
+
+        @Override
+        public <T, G extends Gauge<T>> G gauge(String name, G gauge) {
+            metrics.put(path + name, gauge);
+            return gauge;
+        }
+    }
+
+    @Test
+    public void millisBehindLatestIsAGaugePerShardAlsoUnderTheGroupMsfPublishes() throws Exception {
+        FakeKinesis kinesis = new FakeKinesis();
+        kinesis.throttleNext = 0;
+        Map<String, Metric> metrics = new TreeMap<>();
+        KinesisShardSplitReader reader = new KinesisShardSplitReader(config(), kinesis, new RecordingGroup(metrics, ""));
+        reader.handleSplitsChanges(new SplitsAddition<>(Collections.singletonList(new KinesisShardSplit(
+                ARN, "s0", KinesisShardSplit.StartType.TRIM_HORIZON, null, 0L, null, false))));
+        assertEquals(List.of("kinesisanalytics.shardId=s0.millisBehindLatest", "shardId=s0.millisBehindLatest"),
+                new ArrayList<>(metrics.keySet()));
+        assertEquals(-1L, ((Gauge<?>) metrics.get("shardId=s0.millisBehindLatest")).getValue());
+        reader.fetch();  // the fake answers millisBehindLatest = 0
+        for (Metric m : metrics.values()) {
+            assertEquals(0L, ((Gauge<?>) m).getValue());
+        }
     }
 }
