@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from connectors.aws import RetryPolicy, default_policy, is_transient
 
 METRIC_NAME = "AnomaliesDetected"
+# Alert onsets per call: they become one datum per severity, so this only bounds the writer's buffer.
+MAX_ITEMS_PER_CALL = 1_000
 
 
 class AnomalyMetrics:

@@ -30,33 +30,16 @@ from pyflink.datastream.state import ValueStateDescriptor
 from flink_job.core.detection.config import BaselineConfig, DetectionConfig, ThresholdConfig
 from flink_job.core.detection.device import DEVICE, DeviceMonitor
 from flink_job.core.detection.monitor import SeriesMonitor, Verdict
+from flink_job.core.outputs import Anomaly, ScoredReading
 from flink_job.core.records import SENSORS
+from flink_job.pipeline.outputs import READING_TYPE, to_row
 
 LOG = logging.getLogger(__name__)
 END_OF_TIME = 2**63 - 1
 # v2: the core DeviceMonitor (sensors + multivariate model); v1 (sensors only) is migrated on restore
 DEVICE_STATE_VERSION = 2
 
-ANOMALY_FIELDS = [
-    "device_id", "sensor", "ts_ms", "value", "score", "severity", "detectors", "anomalous", "alert", "reason",
-]  # fmt: skip
-ANOMALY_TYPE = Types.ROW_NAMED(
-    ANOMALY_FIELDS,
-    [
-        Types.STRING(), Types.STRING(), Types.LONG(), Types.DOUBLE(), Types.DOUBLE(), Types.STRING(),
-        Types.STRING(), Types.BOOLEAN(), Types.BOOLEAN(), Types.STRING(),
-    ],
-)  # fmt: skip
-
 # Every reading with its verdict, when the time-series store keeps readings (timestream.mode=readings).
-READING_FIELDS = ["device_id", "sensor", "ts_ms", "value", "score", "severity", "anomalous", "alert"]
-READING_TYPE = Types.ROW_NAMED(
-    READING_FIELDS,
-    [
-        Types.STRING(), Types.STRING(), Types.LONG(), Types.DOUBLE(), Types.DOUBLE(), Types.STRING(),
-        Types.BOOLEAN(), Types.BOOLEAN(),
-    ],
-)  # fmt: skip
 READINGS = OutputTag("readings", READING_TYPE)
 
 # Configs for restoring pickled state on a worker; set in DetectAnomalies.open().
@@ -130,10 +113,8 @@ def _restore(state: dict) -> DeviceMonitors:
 
 
 def anomaly_row(device_id: str, sensor: str, v: Verdict) -> Row:
-    return Row(
-        device_id, sensor, v.ts_ms, v.value, float(v.score), v.severity, ",".join(v.detectors),
-        v.anomalous, v.alert, v.reason,
-    )  # fmt: skip
+    return to_row(Anomaly(device_id, sensor, v.ts_ms, v.value, float(v.score), v.severity,
+                          ",".join(v.detectors), v.anomalous, v.alert, v.reason))
 
 
 def silence_row(dev: DeviceMonitors, now_ms: int, why: str) -> Row | None:
@@ -144,7 +125,8 @@ def silence_row(dev: DeviceMonitors, now_ms: int, why: str) -> Row | None:
         return None
     v = verdicts[0]
     reason = f"device silent: no reading for {(now_ms - dev.last_ts) / 1000:.0f} s{why}"
-    return Row(dev.device_id, DEVICE, v.ts_ms, None, 1.0, v.severity, "silence", True, v.alert, reason)
+    return to_row(
+        Anomaly(dev.device_id, DEVICE, v.ts_ms, None, 1.0, v.severity, "silence", True, v.alert, reason))
 
 
 def is_reportable(v: Verdict) -> bool:
@@ -177,7 +159,7 @@ def detect_batch(
             # watermark step can leap past both the timer and this reading, whose batch then comes
             # first and would move the timer. Raised here, it is the row the timer would give.
             row = silence_row(dev, dev.last_ts + timeout, "")
-            if row is not None and row[8]:
+            if row is not None and row.alert:
                 rows.append(row)
         dev.last_ts = max(dev.last_ts, ts)
         verdict = dev.core.update(ts, values)
@@ -186,10 +168,8 @@ def detect_batch(
                 rows.append(anomaly_row(device_id, sensor, v))
         if with_readings:
             for sensor, v in verdict.sensors.items():
-                rows.append(
-                    (READINGS, Row(device_id, sensor, v.ts_ms, v.value, float(v.score), v.severity,
-                                   v.anomalous, v.alert))
-                )  # fmt: skip
+                rows.append((READINGS, to_row(ScoredReading(
+                    device_id, sensor, v.ts_ms, v.value, float(v.score), v.severity, v.anomalous, v.alert))))
     return rows
 
 
@@ -270,7 +250,7 @@ class DetectAnomalies(KeyedProcessFunction):
             dev.stall_timer = max(now, self._last_input_ms + timeout)
             ctx.timer_service().register_processing_time_timer(dev.stall_timer)
         self._state.update(dev)
-        if row is not None and row[8]:  # the onset only; the episode is open until a reading arrives
+        if row is not None and row.alert:  # the onset only; the episode is open until a reading arrives
             yield row
 
 

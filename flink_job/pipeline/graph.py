@@ -23,7 +23,8 @@ from connectors.files import gzip_lines_file_sink
 from flink_job.config import AppConfig, PipelineConfig
 from flink_job.core.records import SENSORS
 from flink_job.pipeline import sinks
-from flink_job.pipeline.detect import ANOMALY_TYPE, READINGS, DetectAnomalies
+from flink_job.pipeline.detect import READINGS, DetectAnomalies
+from flink_job.pipeline.outputs import ANOMALY_TYPE
 from flink_job.pipeline.parse import parse_udf
 
 
@@ -163,8 +164,10 @@ def window_stage(t_env: StreamTableEnvironment, p: PipelineConfig) -> tuple[Data
     )
     aggregates = t_env.to_data_stream(
         t_env.sql_query(
+            # the columns are WindowStats' fields, by name (the sinks read them so)
             "SELECT device_id, sensor, UNIX_TIMESTAMP(CAST(window_start AS STRING)) * 1000 AS start_ms, "
-            "COUNT(*) AS n, AVG(v) AS mean_v, MIN(v) AS min_v, MAX(v) AS max_v, STDDEV_POP(v) AS std_v "
+            "COUNT(*) AS n, AVG(v) AS mean, MIN(v) AS min_value, MAX(v) AS max_value, "
+            "STDDEV_POP(v) AS stddev "
             f"FROM TABLE(TUMBLE(TABLE readings, DESCRIPTOR(rowtime), INTERVAL '{agg_s}' SECOND)) "
             "GROUP BY device_id, sensor, window_start, window_end"
         )
@@ -221,70 +224,43 @@ def attach_sinks(graph: JobGraph, cfg: AppConfig) -> None:
     endpoint = cfg.local.aws_endpoint if cfg.local else ""
     rejected: list[DataStream] = []
 
+    def sink(stream: DataStream, name: str, factory: sinks.WriterFactory, convert: sinks.Convert) -> None:
+        rejected.append(sinks.batching_sink(stream, name, factory, convert, s.flush_interval_ms))
+
     if s.timeseries_store == "timestream":
-        ts_args = (s.aws_region, endpoint, s.timestream_database)
-        per_reading = s.timestream_mode == "readings"
-        rejected.append(
-            sinks.batching_sink(
-                graph.anomalies.get_side_output(READINGS) if per_reading else graph.aggregates,
-                "timestream-readings",
-                sinks.TimestreamWriterFactory(
-                    *ts_args, s.readings_table, s.timestream_memory_retention_hours
-                ),
-                sinks.timestream_reading_record if per_reading else sinks.timestream_aggregate_record,
-                100,
-                s.flush_interval_ms,
-            )
-        )
-        rejected.append(
-            sinks.batching_sink(
-                graph.anomalies,
-                "timestream-anomalies",
-                sinks.TimestreamWriterFactory(
-                    *ts_args, s.anomalies_table, s.timestream_memory_retention_hours
-                ),
-                sinks.timestream_anomaly_record,
-                100,
-                s.flush_interval_ms,
-            )
-        )
+        def timestream(table: str) -> sinks.WriterFactory:
+            return sinks.WriterFactory(
+                "timestream", region=s.aws_region, endpoint=endpoint, database=s.timestream_database,
+                table=table, retention_hours=s.timestream_memory_retention_hours)
+
+        readings = timestream(s.readings_table)
+        if s.timestream_mode == "readings":
+            sink(graph.anomalies.get_side_output(READINGS), "timestream-readings", readings,
+                 sinks.timestream_reading_record)
+        else:
+            sink(graph.aggregates, "timestream-readings", readings, sinks.timestream_aggregate_record)
+        sink(graph.anomalies, "timestream-anomalies", timestream(s.anomalies_table),
+             sinks.timestream_anomaly_record)
     if s.timeseries_store == "influxdb":
-        influx = sinks.InfluxWriterFactory(
-            s.influxdb_endpoint,
-            s.influxdb_organization,
-            s.influxdb_bucket,
-            s.influxdb_auth_secret_arn,
-            s.aws_region,
-            endpoint,
-        )
-        for stream, name, convert in (
-            (graph.aggregates, "influxdb-readings", sinks.influx_aggregate_line),
-            (graph.anomalies, "influxdb-anomalies", sinks.influx_anomaly_line),
-        ):
-            rejected.append(sinks.batching_sink(stream, name, influx, convert, 5000, s.flush_interval_ms))
+        influx = sinks.WriterFactory(
+            "influxdb", endpoint=s.influxdb_endpoint, organization=s.influxdb_organization,
+            bucket=s.influxdb_bucket, secret_arn=s.influxdb_auth_secret_arn, region=s.aws_region,
+            aws_endpoint=endpoint)
+        sink(graph.aggregates, "influxdb-readings", influx, sinks.influx_aggregate_line)
+        sink(graph.anomalies, "influxdb-anomalies", influx, sinks.influx_anomaly_line)
     alerts = None
     if s.metrics_namespace or s.alerts_topic_arn:
-        alerts = graph.anomalies.filter(lambda r: r[8]).name("alert-onsets")
+        alerts = graph.anomalies.filter(lambda r: r.alert).name("alert-onsets")
     if s.metrics_namespace:
-        sinks.batching_sink(
-            alerts,
-            "cloudwatch-metrics",
-            sinks.MetricsWriterFactory(s.aws_region, endpoint, s.metrics_namespace),
-            sinks.severity_and_time,
-            1000,
-            max(s.flush_interval_ms, 10_000),  # one PutMetricData per 10 s at most
-        )
+        metrics = sinks.WriterFactory("cloudwatch", region=s.aws_region, endpoint=endpoint,
+                                      namespace=s.metrics_namespace)
+        # one PutMetricData per 10 s at most; its refusals are (severity, time) pairs, not archived
+        sinks.batching_sink(alerts, "cloudwatch-metrics", metrics, sinks.severity_and_time,
+                            max(s.flush_interval_ms, 10_000))
     if s.alerts_topic_arn:
-        rejected.append(
-            sinks.batching_sink(
-                alerts,
-                "sns-alerts",
-                sinks.SnsWriterFactory(s.aws_region, endpoint, s.alerts_topic_arn, s.archive_path),
-                sinks.sns_alert,
-                10,
-                s.flush_interval_ms,
-            )
-        )
+        sns = sinks.WriterFactory("sns", region=s.aws_region, endpoint=endpoint, topic_arn=s.alerts_topic_arn,
+                                  archive_path=s.archive_path)
+        sink(alerts, "sns-alerts", sns, sinks.sns_alert)
 
     if not s.archive_path:
         return

@@ -45,16 +45,24 @@ from pyflink.datastream import DataStream, KeyedProcessFunction, OutputTag, Runt
 from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
 
 from connectors import aws
-from connectors.sns import SnsPublisher
-from connectors.timestream import TimestreamWriter, multi_measure
-from flink_job.core.events import alert_message, anomaly_event
+from connectors.alert_ledger import deduplicated, ledger_for
+from connectors.cloudwatch import MAX_ITEMS_PER_CALL, AnomalyMetrics
+from connectors.influxdb import MAX_POINTS_PER_WRITE, InfluxWriter
+from connectors.influxdb import line as influx_line
+from connectors.sns import MAX_BATCH, SnsPublisher
+from connectors.timestream import MAX_RECORDS_PER_WRITE, TimestreamWriter, multi_measure
+from flink_job.core.events import alert_message
+from flink_job.core.outputs import Anomaly, ScoredReading, WindowStats
 from flink_job.pipeline.detect import END_OF_TIME
+from flink_job.pipeline.outputs import typed
 
 REJECTED = OutputTag("sink-rejected", Types.STRING())
 SINK_KEYS = 4  # writer subtasks' share of the load; a deterministic hash, not Python's salted one
 
 # A writer takes a batch of items and returns the refused ones with a reason.
 Writer = Callable[[Sequence[Any]], list[tuple[Any, str]]]
+# What a sink makes of one output row (read by name, ``flink_job.pipeline.outputs.typed``).
+Convert = Callable[[Row], Any]
 
 
 def bucket_of(device_id: str) -> int:
@@ -113,7 +121,7 @@ class BatchingSink(KeyedProcessFunction):
 
 
 def timestream_anomaly_record(row: Row) -> dict:
-    ev = anomaly_event(*row)
+    ev = typed(Anomaly, row).event()
     return multi_measure(
         {"device_id": ev["device_id"], "sensor": ev["sensor"], "severity": ev["severity"]},
         "anomaly",
@@ -130,79 +138,34 @@ def timestream_anomaly_record(row: Row) -> dict:
 
 
 def timestream_reading_record(row: Row) -> dict:
-    """Row(device_id, sensor, ts_ms, value, score, severity, anomalous, alert) -> one record."""
-    device_id, sensor, ts_ms, value, score, severity, anomalous, alert = row
+    r = typed(ScoredReading, row)
     return multi_measure(
-        {"device_id": device_id, "sensor": sensor},
+        {"device_id": r.device_id, "sensor": r.sensor},
         "reading",
-        ts_ms,
-        {"value": value, "score": float(score), "severity": severity, "anomalous": anomalous, "alert": alert},
+        r.ts_ms,
+        {"value": r.value, "score": float(r.score), "severity": r.severity, "anomalous": r.anomalous,
+         "alert": r.alert},
     )
 
 
 def timestream_aggregate_record(row: Row) -> dict:
-    """Row(device_id, sensor, window_start_ms, n, mean, min, max, stddev) -> one multi-measure record."""
-    device_id, sensor, start_ms, n, mean, lo, hi, std = row
+    w = typed(WindowStats, row)
     return multi_measure(
-        {"device_id": device_id, "sensor": sensor},
+        {"device_id": w.device_id, "sensor": w.sensor},
         "window_stats",
-        start_ms,
-        {"count": int(n), "mean": mean, "min": lo, "max": hi, "stddev": std},
+        w.start_ms,
+        {"count": int(w.n), "mean": w.mean, "min": w.min_value, "max": w.max_value, "stddev": w.stddev},
     )
 
 
-def sns_alert(row: Row) -> tuple[str, str, dict[str, str]]:
-    return alert_message(anomaly_event(*row))
-
-
-class TimestreamWriterFactory:
-    """Picklable factory: the boto3 client is built on the worker, in ``open``."""
-
-    def __init__(self, region: str, endpoint: str, database: str, table: str, retention_hours: int) -> None:
-        self.args = (region, endpoint, database, table, retention_hours)
-
-    def __call__(self) -> Writer:
-        region, endpoint, database, table, retention_hours = self.args
-        return TimestreamWriter(
-            aws.client("timestream-write", region, endpoint), database, table, retention_hours
-        ).write
-
-
-class InfluxWriterFactory:
-    """Reads the InfluxDB secret on the worker (it never travels in the job graph), again on a 401."""
-
-    def __init__(
-        self, endpoint: str, organization: str, bucket: str, secret_arn: str, region: str, aws_endpoint: str
-    ) -> None:
-        self.args = (endpoint, organization, bucket, secret_arn, region, aws_endpoint)
-
-    def __call__(self) -> Writer:
-        from connectors.influxdb import InfluxWriter
-        from flink_job.secrets import read_secret
-
-        endpoint, org, bucket, arn, region, aws_endpoint = self.args
-
-        def credentials() -> dict:  # read again on a 401: the token may have been rotated
-            secret = read_secret(
-                arn, group="sinks", key="influxdb.auth_secret_arn", endpoint=aws_endpoint, region=region
-            )
-            return secret.value if isinstance(secret.value, dict) else {"token": str(secret.value)}
-
-        return InfluxWriter(endpoint, org, bucket, credentials(), reload=credentials).write
-
-
 def influx_aggregate_line(row: Row) -> str:
-    from connectors.influxdb import line
-
-    device_id, sensor, start_ms, n, mean, lo, hi, std = row
-    fields = {"count": int(n), "mean": mean, "min": lo, "max": hi, "stddev": std}
-    return line("window_stats", {"device_id": device_id, "sensor": sensor}, fields, start_ms)
+    w = typed(WindowStats, row)
+    fields = {"count": int(w.n), "mean": w.mean, "min": w.min_value, "max": w.max_value, "stddev": w.stddev}
+    return influx_line("window_stats", {"device_id": w.device_id, "sensor": w.sensor}, fields, w.start_ms)
 
 
 def influx_anomaly_line(row: Row) -> str:
-    from connectors.influxdb import line
-
-    ev = anomaly_event(*row)
+    ev = typed(Anomaly, row).event()
     tags = {"device_id": ev["device_id"], "sensor": ev["sensor"], "severity": ev["severity"]}
     fields = {
         "value": ev["value"],
@@ -212,60 +175,96 @@ def influx_anomaly_line(row: Row) -> str:
         "detectors": ",".join(ev["detectors"]),
         "reason": ev["reason"],
     }
-    return line("anomaly", tags, fields, ev["ts"])
+    return influx_line("anomaly", tags, fields, ev["ts"])
 
 
-class MetricsWriterFactory:
-    def __init__(self, region: str, endpoint: str, namespace: str) -> None:
-        self.args = (region, endpoint, namespace)
-
-    def __call__(self) -> Writer:
-        from connectors.cloudwatch import AnomalyMetrics
-
-        region, endpoint, namespace = self.args
-        return AnomalyMetrics(aws.client("cloudwatch", region, endpoint), namespace).publish
+def sns_alert(row: Row) -> tuple[str, str, dict[str, str]]:
+    return alert_message(typed(Anomaly, row).event())
 
 
 def severity_and_time(row: Row) -> tuple[str, int]:
-    return row[5], row[2]
+    a = typed(Anomaly, row)
+    return a.severity, a.ts_ms
 
 
-class SnsWriterFactory:
-    """SNS publisher; with an archive, alert ids already published (a replay after a restore) are
-    skipped through the alert ledger beside the archive (``connectors.alert_ledger``)."""
+def anomaly_json(row: Row) -> str:
+    return json.dumps(typed(Anomaly, row).event(), separators=(",", ":"))
 
-    def __init__(self, region: str, endpoint: str, topic_arn: str, archive_path: str = "") -> None:
-        self.args = (region, endpoint, topic_arn, archive_path)
+
+# ------------------------------------------------------------------ writers
+def _timestream(region: str, endpoint: str, database: str, table: str, retention_hours: int) -> Writer:
+    client = aws.client("timestream-write", region, endpoint)
+    return TimestreamWriter(client, database, table, retention_hours).write
+
+
+def _influxdb(endpoint: str, organization: str, bucket: str, secret_arn: str, region: str,
+              aws_endpoint: str) -> Writer:
+    from flink_job.secrets import read_secret
+
+    def credentials() -> dict:  # read again on a 401: the token may have been rotated
+        secret = read_secret(
+            secret_arn, group="sinks", key="influxdb.auth_secret_arn", endpoint=aws_endpoint, region=region
+        )
+        return secret.value if isinstance(secret.value, dict) else {"token": str(secret.value)}
+
+    return InfluxWriter(endpoint, organization, bucket, credentials(), reload=credentials).write
+
+
+def _cloudwatch(region: str, endpoint: str, namespace: str) -> Writer:
+    return AnomalyMetrics(aws.client("cloudwatch", region, endpoint), namespace).publish
+
+
+def _sns(region: str, endpoint: str, topic_arn: str, archive_path: str = "") -> Writer:
+    """With an archive, alert ids already published (a replay after a restore) are skipped through
+    the alert ledger beside it (``connectors.alert_ledger``)."""
+    publish = SnsPublisher(aws.client("sns", region, endpoint), topic_arn).publish
+    ledger = ledger_for(archive_path, lambda: aws.client("s3", region, endpoint))
+    return deduplicated(publish, ledger) if ledger else publish
+
+
+_BUILDERS: dict[str, Callable[..., Writer]] = {
+    "timestream": _timestream, "influxdb": _influxdb, "cloudwatch": _cloudwatch, "sns": _sns,
+}  # fmt: skip
+# Items per write call, as each connector states its service's limit.
+BATCH_LIMITS = {
+    "timestream": MAX_RECORDS_PER_WRITE,
+    "influxdb": MAX_POINTS_PER_WRITE,
+    "cloudwatch": MAX_ITEMS_PER_CALL,
+    "sns": MAX_BATCH,
+}
+
+
+class WriterFactory:
+    """Which service to write to and its settings. Picklable: the writer (clients, secrets) is built
+    on the worker, in ``BatchingSink.open``; the batch size is the connector's limit."""
+
+    def __init__(self, service: str, **settings: Any) -> None:
+        if service not in _BUILDERS:
+            raise ValueError(f"unknown sink service {service!r} (known: {', '.join(_BUILDERS)})")
+        self.service = service
+        self.settings = settings
+
+    @property
+    def batch_size(self) -> int:
+        return BATCH_LIMITS[self.service]
 
     def __call__(self) -> Writer:
-        from connectors.alert_ledger import deduplicated, ledger_for
-
-        region, endpoint, topic_arn, archive_path = self.args
-        publish = SnsPublisher(aws.client("sns", region, endpoint), topic_arn).publish
-        ledger = ledger_for(archive_path, lambda: aws.client("s3", region, endpoint))
-        return deduplicated(publish, ledger) if ledger else publish
+        return _BUILDERS[self.service](**self.settings)
 
 
 def batching_sink(
     stream: DataStream,
     name: str,
-    factory: Callable[[], Writer],
-    convert: Callable[[Row], Any],
-    batch_size: int,
+    factory: WriterFactory,
+    convert: Convert,
     flush_interval_ms: int,
 ) -> DataStream:
-    """Key ``stream`` (rows starting with device_id) into SINK_KEYS buckets and attach a BatchingSink.
-
-    Returns the side output of refused items (JSON strings).
-    """
+    """Key ``stream`` (rows with a device_id) into SINK_KEYS buckets and attach a BatchingSink that
+    writes batches of the connector's size. Returns the side output of refused items (JSON strings)."""
     out = (
-        stream.key_by(lambda r: bucket_of(r[0]), key_type=Types.INT())
-        .process(BatchingSink(name, factory, convert, batch_size, flush_interval_ms), Types.STRING())
+        stream.key_by(lambda r: bucket_of(r.device_id), key_type=Types.INT())
+        .process(BatchingSink(name, factory, convert, factory.batch_size, flush_interval_ms), Types.STRING())
         .name(f"{name}-writer")
         .uid(f"{name}-writer")
     )
     return out.get_side_output(REJECTED)
-
-
-def anomaly_json(row: Row) -> str:
-    return json.dumps(anomaly_event(*row), separators=(",", ":"))

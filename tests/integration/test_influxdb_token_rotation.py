@@ -136,7 +136,7 @@ def test_handler_refuses_a_secret_without_rotation_enabled(rotation):
 
 def test_the_job_writer_carries_on_across_a_rotation_without_a_restart(rotation, local_aws):
     from connectors.influxdb import InfluxWriter
-    from flink_job.pipeline.sinks import InfluxWriterFactory
+    from flink_job.pipeline.sinks import WriterFactory
 
     fn, sm, influx, arn = rotation
     # Before the first rotation the secret holds no token: the writer says so (the task fails and
@@ -146,7 +146,10 @@ def test_the_job_writer_carries_on_across_a_rotation_without_a_restart(rotation,
         early.write(["m v=1 1"])
 
     _rotate(fn, sm, arn)
-    write = InfluxWriterFactory(influx.url, ORG, BUCKET, arn, local_aws.region, local_aws.endpoint)()
+    write = WriterFactory(
+        "influxdb", endpoint=influx.url, organization=ORG, bucket=BUCKET, secret_arn=arn,
+        region=local_aws.region, aws_endpoint=local_aws.endpoint,
+    )()
     assert write([f"reading,device_id=d{i} v={i} {1000 + i}" for i in range(3)]) == []
     first = _current(sm, arn)["token"]
 
