@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from flink_job.core.detection import DetectionConfig, SeriesMonitor, ThresholdConfig  # noqa: E402
+from flink_job.core.detection.config import DETECTOR_CLASSES  # noqa: E402
 from flink_job.core.detection.device import DeviceMonitor  # noqa: E402
-from flink_job.core.detection.monitor import DETECTOR_CLASSES, detector_params  # noqa: E402
 
 
 def series(n: int, seed: int = 7) -> tuple[list[int], list[float]]:
@@ -65,7 +65,7 @@ def bench_device(ts: list[int], values: list[float]) -> tuple[float, int]:
 
 
 def bench_detector(name: str, ts: list[int], values: list[float]) -> float:
-    det = DETECTOR_CLASSES[name](**detector_params(name, DetectionConfig()))
+    det = DetectionConfig().build_detector(name)
     step = det.score_learn_one
     t0 = time.perf_counter()
     for t, x in zip(ts, values, strict=True):

@@ -46,6 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 REFERENCE = REPO.parent / "shared" / "benchmarks" / "jvm_reference.py"
 
+from flink_job.core import schema  # noqa: E402
 from flink_job.pipeline.graph import STAGES  # noqa: E402
 from localdev.simulator import Simulation, SimulationConfig, generate  # noqa: E402
 
@@ -85,7 +86,7 @@ def run_stage(
     }
     for group, kv in overrides.items():
         groups.setdefault(group, {}).update(kv)
-    props.write_text(json.dumps([{"PropertyGroupId": k, "PropertyMap": v} for k, v in groups.items()]))
+    props.write_text(json.dumps(schema.document(groups)))
     env = dict(os.environ, IOT_ANOMALY_LOCAL="true")
     out = subprocess.run(
         [sys.executable, __file__, "--run-stage", stage, "--properties", str(props)],
@@ -217,7 +218,7 @@ def latency_probe(work: Path, parallelism: int, devices: int, rate: float, secon
                       "parallelism": str(parallelism), "checkpoint_interval_ms": "10000",
                       "aws_endpoint": aws.endpoint},
         }
-        props.write_text(json.dumps([{"PropertyGroupId": k, "PropertyMap": v} for k, v in groups.items()]))
+        props.write_text(json.dumps(schema.document(groups)))
         out = subprocess.run(
             [sys.executable, __file__, "--run-latency", "--properties", str(props), "--devices", str(devices),
              "--latency-rate", str(rate), "--latency-seconds", str(seconds)],

@@ -13,10 +13,8 @@ becomes ``pipeline.jars`` (unless ``local.jars`` is set) and its ``pyFiles`` joi
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,199 +22,23 @@ from typing import Any, TypeVar
 
 from flink_job.core.detection.config import BaselineConfig, DetectionConfig, ThresholdConfig
 from flink_job.core.errors import ConfigError
+from flink_job.core.schema import (
+    GROUPS,
+    RUN_OPTIONS_GROUP,
+    LocalConfig,
+    PipelineConfig,
+    RunOptions,
+    SinkConfig,
+    SourceConfig,
+)
+from flink_job.core.settings import load, nearest
 
 MSF_PROPERTIES_PATH = Path("/etc/flink/application_properties.json")
 PROPERTIES_ENV = "IOT_APP_PROPERTIES"
 # Set only on developer machines and in CI: nothing else tells PyFlink it runs outside MSF.
 LOCAL_ENV = "IOT_ANOMALY_LOCAL"
-RUN_OPTIONS_GROUP = "kinesis.analytics.flink.run.options"
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class SourceConfig:
-    """Group ``source``: where readings come from."""
-
-    kind: str = "kinesis"  # kinesis | file (replays a recorded simulation)
-    stream_arn: str = ""
-    aws_region: str = "eu-central-1"
-    init_position: str = "LATEST"  # LATEST | TRIM_HORIZON
-    file_path: str = ""  # kind=file: a JSON-lines file or folder
-    max_records_per_get: int = 10_000
-    shard_discovery_interval_ms: int = 10_000
-    # a shard serves 5 GetRecords/s to all its consumers together: 250 ms (4/s) leaves one to Firehose
-    min_get_records_interval_ms: int = 250
-
-    _keys = {"stream.arn": "stream_arn", "aws.region": "aws_region", "source.init.position": "init_position"}
-
-    def validate(self, group: str) -> None:
-        _one_of(group, "kind", self.kind, ("kinesis", "file"))
-        _one_of(group, "source.init.position", self.init_position, ("LATEST", "TRIM_HORIZON"))
-        if self.kind == "kinesis" and not self.stream_arn.startswith("arn:"):
-            raise ConfigError(
-                group, "stream.arn", f"a Kinesis stream ARN is required, got {self.stream_arn!r}"
-            )
-        if self.kind == "file" and not self.file_path:
-            raise ConfigError(group, "file_path", "required when kind = file")
-        if self.min_get_records_interval_ms < 0:
-            raise ConfigError(group, "min_get_records_interval_ms", "must be >= 0")
-
-
-@dataclass(frozen=True)
-class SinkConfig:
-    """Group ``sinks``: the archive, the time-series store and the alert topic."""
-
-    archive_path: str = ""  # s3://bucket/prefix/ (or file:///... locally); empty disables the archive
-    # timestream (LiveAnalytics, closed to new AWS customers) | influxdb (Timestream for InfluxDB) | none
-    timeseries_store: str = "timestream"
-    timestream_database: str = ""
-    readings_table: str = "readings"
-    anomalies_table: str = "anomalies"
-    timestream_mode: str = "aggregates"  # aggregates | readings
-    timestream_memory_retention_hours: int = 24
-    alerts_topic_arn: str = ""  # empty: alerts are archived but not published
-    influxdb_endpoint: str = ""  # https://<instance endpoint>:8086
-    influxdb_organization: str = ""
-    influxdb_bucket: str = ""
-    influxdb_auth_secret_arn: str = ""  # the instance's auth secret: token, or username/password
-    metrics_namespace: str = ""  # CloudWatch namespace for alert counts by severity; empty: off
-    aws_region: str = "eu-central-1"
-    flush_interval_ms: int = 1_000
-
-    _keys = {
-        "cloudwatch.namespace": "metrics_namespace",
-        "influxdb.endpoint": "influxdb_endpoint",
-        "influxdb.organization": "influxdb_organization",
-        "influxdb.bucket": "influxdb_bucket",
-        "influxdb.auth_secret_arn": "influxdb_auth_secret_arn",
-        "s3.archive_path": "archive_path",
-        "timeseries.store": "timeseries_store",
-        "timestream.database": "timestream_database",
-        "timestream.readings_table": "readings_table",
-        "timestream.anomalies_table": "anomalies_table",
-        "timestream.mode": "timestream_mode",
-        "timestream.memory_retention_hours": "timestream_memory_retention_hours",
-        "sns.alerts_topic_arn": "alerts_topic_arn",
-        "aws.region": "aws_region",
-    }
-
-    def validate(self, group: str) -> None:
-        _one_of(group, "timeseries.store", self.timeseries_store, ("timestream", "influxdb", "none"))
-        if self.timeseries_store == "influxdb":
-            if not self.influxdb_endpoint.startswith(("https://", "http://")):
-                raise ConfigError(
-                    group, "influxdb.endpoint", f"an http(s) URL is required, got {self.influxdb_endpoint!r}"
-                )
-            for key in ("organization", "bucket"):
-                if not getattr(self, f"influxdb_{key}"):
-                    raise ConfigError(group, f"influxdb.{key}", "required when timeseries.store = influxdb")
-            if not self.influxdb_auth_secret_arn.startswith("arn:"):
-                raise ConfigError(
-                    group, "influxdb.auth_secret_arn", "the instance's auth secret ARN is required"
-                )
-        _one_of(group, "timestream.mode", self.timestream_mode, ("aggregates", "readings"))
-        if self.timeseries_store == "timestream" and not self.timestream_database:
-            raise ConfigError(group, "timestream.database", "required when timeseries.store = timestream")
-        if self.archive_path and not self.archive_path.startswith(("s3://", "file://")):
-            raise ConfigError(
-                group, "s3.archive_path", f"must start with s3:// or file://: {self.archive_path!r}"
-            )
-        if self.alerts_topic_arn and not self.alerts_topic_arn.startswith("arn:"):
-            raise ConfigError(group, "sns.alerts_topic_arn", f"not an ARN: {self.alerts_topic_arn!r}")
-
-
-@dataclass(frozen=True)
-class PipelineConfig:
-    """Group ``pipeline``: event time and windows."""
-
-    # Micro-batch per device handed to the Python detectors: longer batches amortise PyFlink's
-    # per-element cost (bench: 13k events/s at 2 s, 17k at 5 s) at the price of alert latency.
-    batch_window_ms: int = 5_000
-    aggregate_window_s: int = 60  # per-series statistics written to the time-series store
-    watermark_delay_ms: int = 5_000  # bounded out-of-orderness
-    idle_timeout_ms: int = 30_000  # a shard with no data stops holding the watermark back
-    max_future_ms: int = 300_000  # readings further ahead of the wall clock are dead letters
-    state_ttl_hours: int = 168  # detector state of a series not seen for this long is dropped
-    python_bundle_size: int = 100_000
-    python_bundle_time_ms: int = 1_000
-    parallelism: int = 0  # 0: the cluster's default
-
-    def validate(self, group: str) -> None:
-        for name in ("batch_window_ms", "aggregate_window_s", "watermark_delay_ms", "python_bundle_size"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(group, name, "must be > 0")
-        if (self.aggregate_window_s * 1000) % self.batch_window_ms:
-            raise ConfigError(group, "batch_window_ms", "must divide aggregate_window_s * 1000")
-
-
-@dataclass(frozen=True)
-class LocalConfig:
-    """Group ``local``: only honoured off MSF (MSF owns checkpointing, jars and JVM options)."""
-
-    aws_endpoint: str = ""  # e.g. http://127.0.0.1:4566 for the moto server
-    checkpoint_interval_ms: int = 5_000
-    checkpoint_dir: str = ""  # file:// URL; default: <system temp>/iot-anomaly-checkpoints
-    jars: str = ""  # ;-separated file:// URLs
-    plugins_dir: str = ""  # Flink plugins (the S3 filesystem) for the minicluster
-    parallelism: int = 1
-    # Restarts before a local job fails for good (MSF owns its own restart strategy).
-    restart_attempts: int = 2
-    restart_delay_ms: int = 2_000
-    # Resume from a retained checkpoint or savepoint: "" (fresh start), "latest" (the newest
-    # completed checkpoint under checkpoint_dir) or a checkpoint/savepoint path or file:// URL.
-    restore: str = ""
-    # The minicluster's REST API and web UI on 127.0.0.1 (0: a free port).
-    rest_port: int = 0
-
-    def validate(self, group: str) -> None:
-        if self.aws_endpoint and not self.aws_endpoint.startswith("http://127."):
-            raise ConfigError(
-                group, "aws_endpoint", "local endpoints must be on loopback (http://127.x.x.x:port)"
-            )
-        if self.restart_attempts < 0:
-            raise ConfigError(group, "restart_attempts", "must be >= 0")
-        if not 0 <= self.rest_port <= 65535:
-            raise ConfigError(group, "rest_port", "must be a TCP port (0: any free one)")
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """Group ``kinesis.analytics.flink.run.options``: how MSF starts the job (paths inside the zip)."""
-
-    python: str = ""  # the entry script, e.g. main.py
-    jarfile: str = ""  # the ONE jar, e.g. lib/pyflink-dependencies.jar
-    py_files: str = ""  # comma-separated folders/files added to the Python path, e.g. python_deps/
-    py_archives: str = ""  # comma-separated archives (archive.zip#target), extracted for the workers
-
-    _keys = {"pyFiles": "py_files", "pyArchives": "py_archives"}
-
-    def validate(self, group: str) -> None:
-        for key, value, suffix in (("python", self.python, ".py"), ("jarfile", self.jarfile, ".jar")):
-            if value and not value.endswith(suffix):
-                raise ConfigError(group, key, f"expected a path ending in {suffix}, got {value!r}")
-        for key, value in (("python", self.python), ("jarfile", self.jarfile), *self._listed()):
-            if value.startswith("/") or ".." in Path(value).parts:
-                raise ConfigError(group, key, f"must be a path inside the zip (relative, no '..'): {value!r}")
-
-    def _listed(self) -> list[tuple[str, str]]:
-        return [("pyFiles", v) for v in _split(self.py_files)] + [
-            ("pyArchives", v.split("#", 1)[0]) for v in _split(self.py_archives)
-        ]
-
-    def jar_path(self, app_root: Path) -> Path | None:
-        return app_root / self.jarfile if self.jarfile else None
-
-    def py_file_paths(self, app_root: Path) -> list[Path]:
-        return [app_root / v for v in _split(self.py_files)]
-
-    def py_archive_specs(self, app_root: Path) -> list[str]:
-        """``pyArchives`` as ``python.archives`` entries: absolute path, ``#target`` kept."""
-        out = []
-        for v in _split(self.py_archives):
-            path, sep, target = v.partition("#")
-            out.append(f"{app_root / path}{sep}{target}")
-        return out
 
 
 @dataclass(frozen=True)
@@ -256,7 +78,7 @@ class AppConfig:
 
 
 _GROUPS: dict[str, type] = {"source": SourceConfig, "sinks": SinkConfig, "pipeline": PipelineConfig}
-_KNOWN_GROUPS = {*_GROUPS, "detection", "thresholds", "baseline", "local", RUN_OPTIONS_GROUP}
+_KNOWN_GROUPS = set(GROUPS)
 # Groups an older deployment may still carry, and why they went.
 _REMOVED_GROUPS = {
     "secrets": "removed: the API-credentials secret had no consumer; the one secret the job reads is "
@@ -264,48 +86,9 @@ _REMOVED_GROUPS = {
 }
 
 
-def _split(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
-def _one_of(group: str, key: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(group, key, f"{value!r} is not one of {', '.join(allowed)}")
-
-
-def _coerce(group: str, key: str, raw: str, typ: Any) -> Any:
-    if typ is bool:
-        low = raw.strip().lower()
-        if low in ("true", "1", "yes"):
-            return True
-        if low in ("false", "0", "no"):
-            return False
-        raise ConfigError(group, key, f"expected true or false, got {raw!r}")
-    if typ in (int, float):
-        try:
-            return typ(raw)
-        except ValueError:
-            raise ConfigError(group, key, f"expected {typ.__name__}, got {raw!r}") from None
-    return raw
-
-
 def load_group(cls: type[T], props: Mapping[str, str], group: str) -> T:
-    """Build dataclass ``cls`` from one property map; keys may use the class's dotted aliases."""
-    aliases: dict[str, str] = dict(getattr(cls, "_keys", {}))
-    hints = typing.get_type_hints(cls)
-    fields = {f.name for f in dataclasses.fields(cls)}
-    kwargs: dict[str, Any] = {}
-    for key, raw in props.items():
-        name = aliases.get(key, key.replace(".", "_"))
-        if name not in fields:
-            known = sorted({*aliases, *(f for f in fields if f not in aliases.values())})
-            raise ConfigError(group, key, f"unknown key; known keys: {', '.join(known)}")
-        kwargs[name] = _coerce(group, key, str(raw), hints[name])
-    obj = cls(**kwargs)
-    validate = getattr(obj, "validate", None)
-    if validate:
-        validate(group)
-    return obj
+    """Build group dataclass ``cls`` from one property map (keys, types and checks from the schema)."""
+    return load(cls, props, group)
 
 
 def read_property_groups(path: Path) -> dict[str, dict[str, str]]:
@@ -355,7 +138,7 @@ def _check_zip_layout(run: RunOptions, app_root: Path | None) -> None:
         raise ConfigError(
             RUN_OPTIONS_GROUP, "jarfile", "the entry script's folder is unknown; set local.jars instead"
         )
-    for key, value in (("python", run.python), ("jarfile", run.jarfile), *run._listed()):
+    for key, value in (("python", run.python), ("jarfile", run.jarfile), *run.listed()):
         if value and not (app_root / value).exists():
             raise ConfigError(RUN_OPTIONS_GROUP, key, f"{value!r} not found in {app_root}")
 
@@ -374,8 +157,10 @@ def from_groups(
         raise ConfigError(removed[0], "PropertyGroupId", _REMOVED_GROUPS[removed[0]])
     unknown = sorted(set(groups) - _KNOWN_GROUPS)
     if unknown:
+        near = nearest(unknown[0], _KNOWN_GROUPS)
+        hint = f"; did you mean '{near}'?" if near else ""
         raise ConfigError(
-            unknown[0], "PropertyGroupId", f"unknown group; known: {', '.join(sorted(_KNOWN_GROUPS))}"
+            unknown[0], "PropertyGroupId", f"unknown group{hint} (known: {', '.join(sorted(_KNOWN_GROUPS))})"
         )
     local = is_local_run() if local is None else local
     parts: dict[str, Any] = {

@@ -16,6 +16,7 @@ from pathlib import Path
 INFRA_DIR = Path(__file__).resolve().parent
 OUTPUT_KEY = "__output__"
 sys.path.insert(0, str(INFRA_DIR))
+sys.path.insert(1, str(INFRA_DIR.parent))  # flink_job.core.schema: the job's property contract
 
 from iot_anomaly_infra.app_builder import build_app  # noqa: E402
 

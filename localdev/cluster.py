@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flink_job.core import schema
 from localdev.flink_rest import cancel, rest_call, savepoint_operation, stop_with_savepoint
 
 REPO = Path(__file__).resolve().parents[1]
@@ -478,7 +479,7 @@ def job_properties(groups: dict[str, dict[str, str]], parallelism: int, rest_por
     local = groups.setdefault("local", {})
     local["parallelism"] = str(parallelism)
     local["rest_port"] = str(rest_port)
-    return [{"PropertyGroupId": k, "PropertyMap": v} for k, v in groups.items()]
+    return schema.document(groups)
 
 
 def _flink_default_java_opts(home: Path) -> str:

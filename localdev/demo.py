@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from flink_job.core import schema
 from localdev import emulator
 from localdev.simulator import Simulation, SimulationConfig, generate, send_to_kinesis
 
@@ -75,16 +76,7 @@ def local_properties(aws: emulator.LocalAws, s: DemoSettings, work: Path) -> lis
             "source.init.position": "TRIM_HORIZON",
             "shard_discovery_interval_ms": "2000",
         },
-        "sinks": {
-            "s3.archive_path": aws.archive_path,
-            "timeseries.store": "timestream",
-            "timestream.database": aws.timestream_database,
-            "timestream.readings_table": aws.readings_table,
-            "timestream.anomalies_table": aws.anomalies_table,
-            "sns.alerts_topic_arn": aws.alerts_topic_arn,
-            "cloudwatch.namespace": "IotAnomaly",
-            "aws.region": aws.region,
-        },
+        "sinks": aws.sinks_group(**{"cloudwatch.namespace": "IotAnomaly"}),
         "pipeline": {"batch_window_ms": str(s.batch_window_ms), "aggregate_window_s": "10"},
         "detection": {"silence_timeout_ms": str(s.silence_timeout_ms)},
         "local": {
@@ -95,7 +87,7 @@ def local_properties(aws: emulator.LocalAws, s: DemoSettings, work: Path) -> lis
             "checkpoint_dir": (work / "checkpoints").resolve().as_uri(),
         },
     }
-    return [{"PropertyGroupId": k, "PropertyMap": v} for k, v in groups.items()]
+    return schema.document(groups)
 
 
 def archive_lines(aws: emulator.LocalAws, prefix: str) -> list[str]:

@@ -53,6 +53,19 @@ class LocalAws:
     def archive_path(self) -> str:
         return f"s3://{self.archive_bucket}/"
 
+    def sinks_group(self, **overrides: str) -> dict[str, str]:
+        """The ``sinks`` property group writing to everything the emulator holds (Timestream store)."""
+        return {
+            "s3.archive_path": self.archive_path,
+            "timeseries.store": "timestream",
+            "timestream.database": self.timestream_database,
+            "timestream.readings_table": self.readings_table,
+            "timestream.anomalies_table": self.anomalies_table,
+            "sns.alerts_topic_arn": self.alerts_topic_arn,
+            "aws.region": self.region,
+            **overrides,
+        }
+
     def client(self, service: str):  # noqa: ANN201 - boto3 clients are untyped
         """A boto3 client bound to the emulator."""
         return boto3.client(service, endpoint_url=self.endpoint, region_name=self.region, **CREDENTIALS)

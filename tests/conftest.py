@@ -132,7 +132,9 @@ def _run_job(
     import os
 
     props = work / "application_properties.json"
-    props.write_text(json.dumps([{"PropertyGroupId": k, "PropertyMap": v} for k, v in groups.items()]))
+    from flink_job.core import schema
+
+    props.write_text(json.dumps(schema.document(groups)))
     done = subprocess.run(
         [sys.executable, "-m", "flink_job.main", "--properties", str(props)],
         cwd=REPO, env=dict(os.environ, IOT_ANOMALY_LOCAL="true"), capture_output=True, text=True,

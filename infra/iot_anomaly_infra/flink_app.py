@@ -21,6 +21,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from flink_job.core.schema import RUN_OPTIONS_GROUP, property_groups
+
 from .config import PLACEHOLDER_APP_DIR, DeploymentConfig
 from .grants import MsfLogging, msf_service_role, read_stream, use_data_key
 from .nag import acknowledge, arn_of, iam5_resource
@@ -240,8 +242,9 @@ class FlinkApplication(Construct):
             "aws.region": cfg.region,
         }
         sinks.update(sink.properties)
-        return {
-            "kinesis.analytics.flink.run.options": {
+        # every key checked against the job's own schema: a misspelt key fails synthesis, not the job
+        return property_groups({
+            RUN_OPTIONS_GROUP: {
                 "python": ENTRY_SCRIPT,
                 "jarfile": JAR_FILE,
                 "pyFiles": PY_FILES,
@@ -257,7 +260,7 @@ class FlinkApplication(Construct):
             # Empty groups: the job's defaults apply; operators override keys here without a rebuild.
             "detection": {},
             "thresholds": {},
-        }
+        })
 
     # ------------------------------------------------------------------ start after deploy
     def _add_starter(self, cfg: DeploymentConfig) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from flink_job.core import schema
 from localdev.demo import JAR, PLUGINS, alerted_anomalies, archive_lines, stop_drained
 from localdev.simulator import Simulation, SimulationConfig, generate, send_to_kinesis
 
@@ -50,7 +51,7 @@ def properties(aws, work: Path, stream_arn: str, **local: str) -> Path:  # noqa:
         },
     }
     path = work / f"properties-{len(list(work.glob('properties-*')))}.json"
-    path.write_text(json.dumps([{"PropertyGroupId": k, "PropertyMap": v} for k, v in groups.items()]))
+    path.write_text(json.dumps(schema.document(groups)))
     return path
 
 

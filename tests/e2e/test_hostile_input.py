@@ -15,6 +15,7 @@ from collections import Counter
 
 import pytest
 
+from flink_job.core import schema
 from localdev.demo import JAR, PLUGINS, archive_lines, stop_drained
 
 pytestmark = pytest.mark.e2e
@@ -129,7 +130,7 @@ def run(tmp_path_factory, uber_jar, local_aws):
         },
     }
     props = work / "application_properties.json"
-    props.write_text(json.dumps([{"PropertyGroupId": k, "PropertyMap": v} for k, v in groups.items()]))
+    props.write_text(json.dumps(schema.document(groups)))
     import os
 
     os.environ["IOT_ANOMALY_LOCAL"] = "true"

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from flink_job.core import schema
 from localdev.emulator import ACCOUNT, REGION
 
 pytestmark = pytest.mark.integration
@@ -25,7 +26,7 @@ def run_job(tmp_path, endpoint: str, stream_arn: str, jar) -> tuple[subprocess.C
         "local": {"aws_endpoint": endpoint, "jars": jar.as_uri(), "restart_attempts": "100"},
     }
     props = tmp_path / "application_properties.json"
-    props.write_text(json.dumps([{"PropertyGroupId": k, "PropertyMap": v} for k, v in groups.items()]))
+    props.write_text(json.dumps(schema.document(groups)))
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "flink_job.main", "--properties", str(props)],

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from flink_job.core import schema
 from localdev import emulator
 from localdev.simulator import Simulation, SimulationConfig, generate
 
@@ -76,7 +77,7 @@ def run_entry(app_dir: Path, properties: Path, timeout: float = RUN_TIMEOUT_S) -
 
 
 def write_properties(path: Path, groups: dict[str, dict[str, str]]) -> Path:
-    doc = [{"PropertyGroupId": k, "PropertyMap": v} for k, v in groups.items()]
+    doc = schema.document(groups)
     path.write_text(json.dumps(doc, indent=2))
     return path
 
@@ -247,15 +248,7 @@ def test_zip_runs_as_on_msf_and_events_flow_end_to_end(app, local_aws, tmp_path)
         {
             RUN_OPTIONS_GROUP: RUN_OPTIONS,
             "source": {"kind": "file", "file_path": str(recording), "aws.region": aws.region},
-            "sinks": {
-                "s3.archive_path": aws.archive_path,
-                "timeseries.store": "timestream",
-                "timestream.database": aws.timestream_database,
-                "timestream.readings_table": aws.readings_table,
-                "timestream.anomalies_table": aws.anomalies_table,
-                "sns.alerts_topic_arn": aws.alerts_topic_arn,
-                "aws.region": aws.region,
-            },
+            "sinks": aws.sinks_group(),
             "pipeline": {"aggregate_window_s": "10"},
             # no "jars": the jar comes from the run options, as on MSF
             "local": {

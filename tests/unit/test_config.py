@@ -97,11 +97,28 @@ def test_unknown_group_is_named():
     assert "unknown group" in str(err) and "source" in str(err)
 
 
-def test_unknown_key_is_named_with_the_known_keys():
+def test_unknown_key_is_named_with_the_nearest_known_key():
     err = error_of(c.from_groups, groups(source={"stream.arn": STREAM, "stream.ARN": "x"}), local=False)
     assert (err.group, err.key) == ("source", "stream.ARN")
-    assert "known keys" in str(err) and "stream.arn" in str(err)
+    assert "did you mean 'stream.arn'?" in str(err) and "known: " in str(err)
     assert str(err).startswith("property group 'source', key 'stream.ARN':")
+    err = error_of(c.from_groups, groups(detection={"zscore_windw": "10"}), local=False)
+    assert "did you mean 'zscore_window'?" in str(err)
+    err = error_of(c.from_groups, groups(pipeline={"colour": "blue"}), local=False)
+    assert "did you mean" not in str(err)  # nothing near: no guess
+
+
+@pytest.mark.parametrize(("group", "second", "first"), [
+    ("source", "stream_arn", "stream.arn"),
+    ("source", "init_position", "source.init.position"),
+    ("sinks", "timeseries_store", "timeseries.store"),
+    ("kinesis.analytics.flink.run.options", "py_files", "pyFiles"),
+])
+def test_every_key_has_one_spelling(group, second, first):
+    """The other spelling (the field name, or dots for underscores) is refused, pointing at the one."""
+    err = error_of(c.from_groups, groups(**{group: {second: "x"}}), local=False)
+    assert (err.group, err.key) == (group, second)
+    assert f"did you mean '{first}'?" in str(err)
 
 
 @pytest.mark.parametrize(

@@ -67,6 +67,9 @@ assert v.model is not None and v.model.score > 0.9, v
 assert DeviceMonitor.from_state(dev.to_state(), "m-1", det, th).to_state() == dev.to_state()
 assert parse_reading('{"device_id": "m-1", "ts": 1700000000000, "pressure": 5}', 1700000000000).ok
 assert anomaly_event("m-1", "temperature", 0, 1.0, 1.0, "critical", "threshold", True, True, "x")["time"]
+from flink_job.core.schema import GROUPS, reference_markdown, document
+assert "zscore_window" in reference_markdown() and "detection" in GROUPS
+assert document({"detection": {"ewma_lambda": 0.2}})[0]["PropertyMap"] == {"ewma_lambda": "0.2"}
 print("core ok on", __import__("sys").version.split()[0])
 """
 

@@ -65,12 +65,12 @@ def test_spike_scores_high_only_at_the_spike():
 
 
 def test_level_shift_and_drift_are_caught_by_the_ewma_chart():
-    det = EWMADetector(lam=0.2, baseline_alpha=0.01, z50=4.0, min_points=30)
+    det = EWMADetector(lambda_=0.2, baseline_alpha=0.01, z50=4.0, min_points=30)
     base = run(det, noisy(300))
     assert max(base) < 0.5
     shifted = run(det, noisy(30, seed=5, level=12.0))  # +2 sigma: invisible to a one-reading 4-sigma test
     assert max(shifted) > 0.5
-    det = EWMADetector(lam=0.2, baseline_alpha=0.01, z50=4.0, min_points=30)
+    det = EWMADetector(lambda_=0.2, baseline_alpha=0.01, z50=4.0, min_points=30)
     run(det, noisy(300))
     drift = run(det, [x + 0.05 * i for i, x in enumerate(noisy(100, seed=6))])
     assert max(drift[:10]) < 0.5 and max(drift) > 0.5

@@ -29,10 +29,21 @@ def unsquash(score: float, z50: float) -> float:
     return z50 * (score / (1.0 - score)) ** 0.5
 
 
+# Readings a detector learns before it scores at all: one setting (detection.min_points) for every
+# detector that has a ``min_points`` parameter.
+MIN_POINTS = 100
+
+
 class Detector(ABC):
-    """One windowed detector for one series."""
+    """One windowed detector for one series.
+
+    Its parameters are its constructor's keyword arguments, declared once: their defaults are the
+    job's defaults, ``param_docs`` describes each, and the detection group's keys are derived from
+    them (``<name>_<param>``, a trailing ``_`` dropped; ``min_points`` is one shared key).
+    """
 
     name: ClassVar[str]
+    param_docs: ClassVar[dict[str, str]] = {}
     #: The statistic (e.g. |z|) behind the last score, for the human-readable reason.
     last_stat: float
 

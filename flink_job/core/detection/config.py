@@ -5,89 +5,90 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import inspect
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flink_job.core.detection.base import MIN_POINTS, Detector
+from flink_job.core.detection.ewma import EWMADetector
+from flink_job.core.detection.flatline import FlatlineDetector
+from flink_job.core.detection.mad import MADDetector
+from flink_job.core.detection.rate_of_change import RateOfChangeDetector
+from flink_job.core.detection.seasonal import SeasonalDetector
 from flink_job.core.detection.thresholds import LEVEL_NAMES, Levels
+from flink_job.core.detection.zscore import ZScoreDetector
 from flink_job.core.errors import ConfigError
+from flink_job.core.settings import parse_group, setting
 
-DETECTOR_NAMES = ("zscore", "ewma", "mad", "roc", "flatline", "seasonal")
+DETECTOR_CLASSES: dict[str, type[Detector]] = {cls.name: cls for cls in (
+    ZScoreDetector, EWMADetector, MADDetector, RateOfChangeDetector, FlatlineDetector, SeasonalDetector)}
+DETECTOR_NAMES = tuple(DETECTOR_CLASSES)
 NOVELTY_SCOPES = ("detector", "series")
+SHARED_PARAMS = ("min_points",)  # one key for every detector that has the parameter
+
+
+def detector_keys(cls: type[Detector]) -> list[tuple[str, inspect.Parameter]]:
+    """(key in the detection group, constructor parameter) of one detector's own parameters."""
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    return [(f"{cls.name}_{p.name.rstrip('_')}", p) for p in params if p.name not in SHARED_PARAMS]
 
 
 @dataclass(frozen=True)
-class DetectionConfig:
-    """Every detector and alert-policy parameter.  Window sizes and counts are in readings.
+class _Detection:
+    """Every detector and alert-policy parameter (group ``detection``).  Counts are in readings.
 
-    The defaults are the single configuration scored on NAB (docs/detection.md).
+    The detectors' own parameters (``<detector>_<param>``) come from their constructors (see
+    ``detector_keys``); the defaults are the single configuration scored on NAB (docs/detection.md).
     """
 
-    # Windowed detectors that run, comma-separated in properties.  "mad" is available but off by default:
-    # on NAB it costs about 5-10 points (it alarms on quantised and bursty series).
-    detectors: tuple[str, ...] = ("zscore", "ewma", "roc", "flatline", "seasonal")
-    min_points: int = 100  # warm-up: a detector scores 0 until it has learnt this many readings
-    zscore_window: int = 4000
-    zscore_z50: float = 4.0  # |z| at which the z-score detector scores 0.5
-    ewma_lambda: float = 0.1  # weight of the newest reading in the EWMA chart statistic
-    ewma_baseline_alpha: float = 0.002  # weight of the newest reading in the slow baseline mean/variance
-    ewma_z50: float = 3.0  # chart-sigmas scoring 0.5 (per device raised with ln(sensors), device.py)
-    mad_window: int = 500
-    mad_z50: float = 8.0  # robust |z| at which the MAD detector scores 0.5
-    roc_window: int = 500
-    roc_z50: float = 8.0  # step z at which the rate-of-change detector scores 0.5
-    flatline_min_run: int = 30  # a flat run shorter than this never scores
-    flatline_factor: float = 2.0  # limit = max(min_run, factor * longest normal run)
-    flatline_abs_tol: float = 0.0  # |x - prev| <= abs_tol + rel_tol*|prev| counts as "did not move"
-    flatline_rel_tol: float = 0.0
-    # Time-of-day baseline (seasonal.py): each hour's level is learnt across days; a reading is scored
-    # against its hour once that hour has been seen on seasonal_min_days days.
-    seasonal_buckets: int = 24  # buckets per (UTC) day: 24 = one per hour
-    seasonal_alpha: float = 0.1  # weight of the newest day in a bucket's level (memory ~10 days)
-    seasonal_z50: float = 4.0
-    seasonal_min_days: int = 5
-    # score that starts an episode; 0.6 (not 0.5) keeps |z| ~ 4 noise on Gaussian sensors out of SNS
-    # (demo: 43 -> see docs/detection.md) at no NAB cost (standard 58.7 optimised either way)
-    alert_threshold: float = 0.6
-    recovery_threshold: float = 0.3  # episode ends after recovery_readings scores below this
-    recovery_readings: int = 10
-    debounce_readings: int = 1  # consecutive readings >= alert_threshold needed to start an episode
-    cooldown_readings: int = 100  # readings after an alert during which a new onset does not alert
-    cooldown_ms: int = 0  # and the same in event time
-    # Novelty gate (alerting.NoveltyGate): a statistical score counts in full only when it beats the
-    # series' own recent peak, which decays by this factor per reading (0 disables the gate).
-    novelty_decay: float = 0.99995
-    # "detector": each detector has its own gate, so a routine burst seen by one detector does not mute
-    # another's first-ever finding; "series": one gate on the max score (the behaviour of state v2).
-    novelty_scope: str = "detector"
-    critical_score: float = 0.8  # statistical score at/above which severity is "critical"
-    warning_score: float = 0.75  # score of a static warning breach (a critical breach scores 1.0)
-    silence_timeout_ms: int = 60_000
-    # Commissioning: a new series or device learns its baseline from its first baseline_readings
-    # readings (and, if > 0, at least baseline_ms of event time) and raises no statistical alert meanwhile.
-    baseline_readings: int = 100
-    baseline_ms: int = 0
-    # After commissioning, learn only readings judged normal (no open episode, score < alert_threshold).
-    protect_baseline: bool = True
-    # ... except the first abnormal reading after a normal one: series with routine isolated spikes learn
-    # their true spread (one reading per episode, so a sustained fault teaches next to nothing)
-    learn_first_outlier: bool = True
-    # A statistical episode longer than this (event time) is taken as the new normal: the series
-    # commissions a fresh baseline.  0: never (the episode lasts until a real recovery or a relearn).
-    episode_relearn_ms: int = 0
-    # A statistical episode longer than this (event time) is taken as a lasting change: the detectors
-    # resume learning (nothing is forgotten) and the episode ends once the change is learnt.  Static
-    # thresholds and the multivariate model are not affected.  0: never.
-    episode_adapt_ms: int = 172_800_000
-    # Per-device multivariate model (Hotelling T² over the device's sensors, multivariate.py)
-    multivariate: bool = True
-    multivariate_alpha: float = 0.0001  # forgetting per normal reading (memory ~ 1/alpha readings)
-    multivariate_limit_z: float = 3.09  # control limit at this normal quantile (3.09: 99.9%)
-    # consecutive readings over the limit that open a multivariate episode: a lone reading over a 99%
-    # limit is 1 in 100 normal readings, three in a row are a fault
-    multivariate_debounce: int = 3
+    detectors: tuple = setting(
+        ("zscore", "ewma", "roc", "flatline", "seasonal"),
+        "windowed detectors that run (mad is available, off by default: on NAB it costs 5-10 points)",
+        allowed=tuple(DETECTOR_CLASSES))
+    min_points: int = setting(
+        MIN_POINTS, "warm-up: a detector scores 0 until it has learnt this many readings")
+    alert_threshold: float = setting(
+        0.6, "score that starts an episode (0.6, not 0.5, keeps |z| ~ 4 noise of Gaussian sensors out of "
+        "SNS)")
+    recovery_threshold: float = setting(0.3, "an episode ends after recovery_readings scores below this")
+    recovery_readings: int = setting(10, "see recovery_threshold")
+    debounce_readings: int = setting(1, "consecutive readings >= alert_threshold needed to start an episode")
+    cooldown_readings: int = setting(100, "readings after an alert during which a new onset does not alert")
+    cooldown_ms: int = setting(0, "the same in event time")
+    novelty_decay: float = setting(
+        0.99995, "novelty gate: a statistical score counts in full only when it beats the series' recent "
+        "peak, which decays by this factor per reading (0: no gate)")
+    novelty_scope: str = setting(
+        "detector", "detector: a gate per detector (a routine burst seen by one does not mute another's "
+        "first finding); series: one gate on the max score (state v2)", allowed=NOVELTY_SCOPES)
+    critical_score: float = setting(0.8, "statistical score at or above which severity is critical")
+    warning_score: float = setting(0.75, "score of a static warning breach (a critical breach scores 1.0)")
+    silence_timeout_ms: int = setting(60_000, "a device with no reading for this long (event time) is silent")
+    baseline_readings: int = setting(
+        100, "commissioning: a new series or device learns its baseline from this many readings and raises "
+        "no statistical alert meanwhile")
+    baseline_ms: int = setting(0, "... and, if > 0, from at least this much event time")
+    protect_baseline: bool = setting(
+        True, "after commissioning, learn only readings judged normal (no open episode, score below "
+        "alert_threshold)")
+    learn_first_outlier: bool = setting(
+        True, "... except the first abnormal reading after a normal one (series with routine isolated spikes "
+        "learn their true spread)")
+    episode_relearn_ms: int = setting(
+        0, "a statistical episode longer than this (event time) becomes the new normal: the series "
+        "commissions afresh; 0: never")
+    episode_adapt_ms: int = setting(
+        172_800_000, "a statistical episode longer than this is a lasting change: the detectors resume "
+        "learning and the episode ends once it is learnt; 0: never")
+    multivariate: bool = setting(
+        True, "per-device multivariate model (Hotelling T2 over the device's sensors)")
+    multivariate_alpha: float = setting(
+        0.0001, "its forgetting per normal reading (memory ~ 1/alpha readings)")
+    multivariate_limit_z: float = setting(3.09, "its control limit, a normal quantile (3.09: 99.9%)")
+    multivariate_debounce: int = setting(3, "consecutive readings over the limit that open its episode")
 
     def __post_init__(self) -> None:
         for key, message in self.problems():
@@ -107,13 +108,12 @@ class DetectionConfig:
         for key in ("zscore_window", "mad_window", "roc_window"):
             if getattr(self, key) < 3:
                 out.append((key, "must be >= 3"))
-        for key in ("zscore_z50", "ewma_z50", "mad_z50", "roc_z50", "flatline_factor"):
+        for key in ("zscore_z50", "ewma_z50", "mad_z50", "roc_z50", "seasonal_z50", "flatline_factor"):
             if getattr(self, key) <= 0:
                 out.append((key, "must be > 0"))
-        if not 0.0 < self.ewma_lambda <= 1.0:
-            out.append(("ewma_lambda", "must be in (0, 1]"))
-        if not 0.0 < self.ewma_baseline_alpha <= 1.0:
-            out.append(("ewma_baseline_alpha", "must be in (0, 1]"))
+        for key in ("ewma_lambda", "ewma_baseline_alpha", "seasonal_alpha"):
+            if not 0.0 < getattr(self, key) <= 1.0:
+                out.append((key, "must be in (0, 1]"))
         if not 0.0 <= self.novelty_decay < 1.0:
             out.append(("novelty_decay", "must be in [0, 1)"))
         if not 0.0 < self.alert_threshold <= 1.0:
@@ -129,10 +129,6 @@ class DetectionConfig:
                                          f"got {self.novelty_scope!r}"))
         if not 1 <= self.seasonal_buckets <= 1440:
             out.append(("seasonal_buckets", "must be in [1, 1440]"))
-        if not 0.0 < self.seasonal_alpha <= 1.0:
-            out.append(("seasonal_alpha", "must be in (0, 1]"))
-        if self.seasonal_z50 <= 0:
-            out.append(("seasonal_z50", "must be > 0"))
         if self.seasonal_min_days < 2:
             out.append(("seasonal_min_days", "must be >= 2 (a spread needs two days)"))
         if self.flatline_min_run < 2:
@@ -145,45 +141,44 @@ class DetectionConfig:
             out.append(("silence_timeout_ms", "must be > 0"))
         return out
 
+    def build_detector(self, name: str) -> Detector:
+        """Detector ``name`` with this configuration's parameters."""
+        return DETECTOR_CLASSES[name](**self.params_for(name))
+
+    def params_for(self, name: str) -> dict[str, Any]:
+        """Constructor arguments of detector ``name`` (also for its ``from_state``)."""
+        cls = DETECTOR_CLASSES[name]
+        params = {p.name: getattr(self, key) for key, p in detector_keys(cls)}
+        accepted = inspect.signature(cls.__init__).parameters
+        params.update({k: getattr(self, k) for k in SHARED_PARAMS if k in accepted})
+        return params
+
     @classmethod
     def from_properties(cls, props: Mapping[str, str], group: str = "detection") -> DetectionConfig:
-        """Build from a runtime-property map; keys are the field names, values strings."""
-        # field types from the defaults, not get_type_hints: the annotations (tuple[str, ...]) cannot
-        # be evaluated on Python 3.8, where MSF Studio notebooks import this module
-        hints = {f.name: type(f.default) for f in dataclasses.fields(cls)}
-        known = set(hints)
-        kwargs: dict[str, Any] = {}
-        for key, raw in props.items():
-            if key not in known:
-                raise ConfigError(group, key, f"unknown key (known: {', '.join(sorted(known))})")
-            kwargs[key] = _parse(group, key, raw, hints[key])
+        """Build from a runtime-property map (keys, types and allowed values from the declarations)."""
+        kwargs = parse_group(cls, props, group)
         try:
             return cls(**kwargs)
         except ConfigError as e:
             raise ConfigError(group, e.key, str(e).split(": ", 1)[-1]) from None
 
 
-def _parse(group: str, key: str, raw: Any, typ: Any) -> Any:
-    text = str(raw).strip()
-    try:
-        if typ is bool:
-            low = text.lower()
-            if low in ("true", "1", "yes"):
-                return True
-            if low in ("false", "0", "no"):
-                return False
-            raise ValueError(text)
-        if typ is int:
-            return int(text.replace("_", ""))
-        if typ is float:
-            return float(text)
-        if typ is tuple:
-            return tuple(p.strip() for p in text.split(",") if p.strip())
-        if typ is str:
-            return text
-    except ValueError:
-        raise ConfigError(group, key, f"cannot parse {raw!r} as {getattr(typ, '__name__', typ)}") from None
-    raise ConfigError(group, key, f"unsupported type {typ}")  # pragma: no cover - a programming error
+def _detector_field(cls: type[Detector], key: str, p: inspect.Parameter) -> tuple[str, type, Any]:
+    doc = cls.param_docs.get(p.name)
+    if doc is None:  # a parameter nobody described is a programming error: fail at import
+        raise TypeError(f"{cls.__name__}.param_docs lacks {p.name!r}")
+    return key, type(p.default), setting(p.default, f"{cls.name}: {doc}")
+
+
+# The detection group: the policy above plus every detector's own parameters, declared by the detector.
+DetectionConfig = dataclasses.make_dataclass(
+    "DetectionConfig",
+    [_detector_field(cls, key, p) for cls in DETECTOR_CLASSES.values() for key, p in detector_keys(cls)],
+    bases=(_Detection,),
+    frozen=True,
+)
+DetectionConfig.__module__ = __name__  # pickled by reference (job graph, keyed state)
+DetectionConfig.__doc__ = _Detection.__doc__
 
 
 DEFAULT_SENSOR_LEVELS: dict[str, dict[str, float]] = {

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flink_job.core.detection.base import Detector, squash
+from flink_job.core.detection.base import MIN_POINTS, Detector, squash
 from flink_job.core.detection.stats import EWMeanVar, floored_std
 
 
@@ -24,11 +24,17 @@ class EWMADetector(Detector):
     __slots__ = ("lam", "baseline_alpha", "z50", "min_points", "baseline", "s", "last_stat", "_k",
                  "chart_ms", "chart_n")
 
-    def __init__(self, lam: float = 0.2, baseline_alpha: float = 0.005, z50: float = 4.0,
-                 min_points: int = 30) -> None:
-        if not 0.0 < lam <= 1.0:
-            raise ValueError("lam must be in (0, 1]")
-        self.lam = lam
+    param_docs = {
+        "lambda_": "weight of the newest reading in the EWMA chart statistic",
+        "baseline_alpha": "weight of the newest reading in the slow baseline mean and variance",
+        "z50": "chart sigmas that score 0.5 (raised per device with ln(sensors))",
+    }
+
+    def __init__(self, lambda_: float = 0.1, baseline_alpha: float = 0.002, z50: float = 3.0,
+                 min_points: int = MIN_POINTS) -> None:
+        if not 0.0 < lambda_ <= 1.0:
+            raise ValueError("lambda_ must be in (0, 1]")
+        lam = self.lam = lambda_
         self.baseline_alpha = baseline_alpha
         self.z50 = z50
         self.min_points = min_points
@@ -96,4 +102,4 @@ class EWMADetector(Detector):
 
     @classmethod
     def _unit_test_params(cls) -> dict[str, Any]:
-        return {"lam": 0.3, "baseline_alpha": 0.1, "z50": 3.0, "min_points": 5}
+        return {"lambda_": 0.3, "baseline_alpha": 0.1, "z50": 3.0, "min_points": 5}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flink_job.core.detection.base import Detector
+from flink_job.core.detection.base import MIN_POINTS, Detector
 
 
 class FlatlineDetector(Detector):
@@ -22,8 +22,15 @@ class FlatlineDetector(Detector):
     __slots__ = ("min_run", "factor", "abs_tol", "rel_tol", "min_points", "prev", "run", "longest",
                  "n", "last_stat")
 
+    param_docs = {
+        "min_run": "a flat run shorter than this never scores",
+        "factor": "limit = max(min_run, factor x the longest normal run)",
+        "abs_tol": "|x - prev| <= abs_tol + rel_tol x |prev| counts as not moving",
+        "rel_tol": "see abs_tol",
+    }
+
     def __init__(self, min_run: int = 30, factor: float = 2.0, abs_tol: float = 0.0, rel_tol: float = 0.0,
-                 min_points: int = 30) -> None:
+                 min_points: int = MIN_POINTS) -> None:
         self.min_run = min_run
         self.factor = factor
         self.abs_tol = abs_tol

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flink_job.core.detection.base import RollingStatsDetector, squash
+from flink_job.core.detection.base import MIN_POINTS, RollingStatsDetector, squash
 from flink_job.core.detection.stats import RollingMedianMAD, kth_distance
 
 _MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution is 0.6745 sigma
@@ -18,7 +18,10 @@ class MADDetector(RollingStatsDetector):
     stats_type = RollingMedianMAD
     __slots__ = ("window", "z50", "min_points", "stats", "last_stat", "_med", "_scale")
 
-    def __init__(self, window: int = 500, z50: float = 5.0, min_points: int = 30) -> None:
+    param_docs = {"window": "readings in the rolling median and MAD",
+                  "z50": "robust |z| that scores 0.5 (off by default: it alarms on quantised series)"}
+
+    def __init__(self, window: int = 500, z50: float = 8.0, min_points: int = MIN_POINTS) -> None:
         self.window = window
         self.z50 = z50
         self.min_points = min_points

@@ -27,15 +27,9 @@ from typing import Any
 
 from flink_job.core.detection.alerting import AlertPolicy, NoveltyGate
 from flink_job.core.detection.base import Detector
-from flink_job.core.detection.config import DetectionConfig, ThresholdConfig
-from flink_job.core.detection.ewma import EWMADetector
-from flink_job.core.detection.flatline import FlatlineDetector
-from flink_job.core.detection.mad import MADDetector
-from flink_job.core.detection.rate_of_change import RateOfChangeDetector
-from flink_job.core.detection.seasonal import SeasonalDetector
+from flink_job.core.detection.config import DETECTOR_CLASSES, DetectionConfig, ThresholdConfig
 from flink_job.core.detection.silence import SilenceCheck
 from flink_job.core.detection.thresholds import CRITICAL, WARNING, ThresholdDetector
-from flink_job.core.detection.zscore import ZScoreDetector
 
 SERIES_GATE = "*"  # the one gate's name in the state when novelty_scope = series
 STATE_VERSION = 3  # v3: a novelty gate per detector, first-outlier learning; v2: commissioning start
@@ -53,37 +47,6 @@ class Verdict:
     alert: bool  # true only at the onset (then cooldown/debounce until recovery)
     severity: str  # "ok" | "warning" | "critical"
     reason: str  # human text, e.g. "temperature 104.2 > critical_high 100.0"
-
-
-def detector_params(name: str, cfg: DetectionConfig) -> dict[str, Any]:
-    """Constructor parameters of one windowed detector from the global config."""
-    if name == "zscore":
-        return {"window": cfg.zscore_window, "z50": cfg.zscore_z50, "min_points": cfg.min_points}
-    if name == "ewma":
-        return {"lam": cfg.ewma_lambda, "baseline_alpha": cfg.ewma_baseline_alpha, "z50": cfg.ewma_z50,
-                "min_points": cfg.min_points}
-    if name == "mad":
-        return {"window": cfg.mad_window, "z50": cfg.mad_z50, "min_points": cfg.min_points}
-    if name == "roc":
-        return {"window": cfg.roc_window, "z50": cfg.roc_z50, "min_points": cfg.min_points}
-    if name == "seasonal":
-        return {"buckets": cfg.seasonal_buckets, "alpha": cfg.seasonal_alpha, "z50": cfg.seasonal_z50,
-                "min_days": cfg.seasonal_min_days}
-    if name == "flatline":
-        return {"min_run": cfg.flatline_min_run, "factor": cfg.flatline_factor,
-                "abs_tol": cfg.flatline_abs_tol, "rel_tol": cfg.flatline_rel_tol,
-                "min_points": cfg.min_points}
-    raise KeyError(name)
-
-
-DETECTOR_CLASSES: dict[str, type[Detector]] = {
-    "zscore": ZScoreDetector,
-    "ewma": EWMADetector,
-    "mad": MADDetector,
-    "roc": RateOfChangeDetector,
-    "flatline": FlatlineDetector,
-    "seasonal": SeasonalDetector,
-}
 
 
 class SeriesMonitor:
@@ -114,7 +77,7 @@ class SeriesMonitor:
         """Forget what the detectors learnt and commission again (the alert policy keeps its state)."""
         cfg = self.detection
         self.detectors: list[Detector] = [
-            DETECTOR_CLASSES[name](**detector_params(name, cfg)) for name in cfg.detectors]
+            cfg.build_detector(name) for name in cfg.detectors]
         # one novelty gate per detector, or (novelty_scope = series) one on the max
         self.gates = [NoveltyGate(cfg.novelty_decay)
                       for _ in (self.detectors if cfg.novelty_scope == "detector" else [SERIES_GATE])]
@@ -282,7 +245,7 @@ class SeriesMonitor:
         obj.silence.load_state(state["silence"])
         saved = state.get("detectors", {})
         obj.detectors = [
-            DETECTOR_CLASSES[d.name].from_state(saved[d.name], **detector_params(d.name, detection))
+            DETECTOR_CLASSES[d.name].from_state(saved[d.name], **detection.params_for(d.name))
             if d.name in saved else d
             for d in obj.detectors]
         return obj

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flink_job.core.detection.base import Detector, squash
+from flink_job.core.detection.base import MIN_POINTS, Detector, squash
 from flink_job.core.detection.stats import EWMeanVar, ew_alpha, floored_std, load_ew
 
 
@@ -19,7 +19,10 @@ class RateOfChangeDetector(Detector):
     name = "roc"
     __slots__ = ("window", "z50", "min_points", "stats", "prev", "last_stat", "_step")
 
-    def __init__(self, window: int = 500, z50: float = 6.0, min_points: int = 30) -> None:
+    param_docs = {"window": "steps in the rolling mean and variance of steps",
+                  "z50": "step z that scores 0.5"}
+
+    def __init__(self, window: int = 500, z50: float = 8.0, min_points: int = MIN_POINTS) -> None:
         self.window = window
         self.z50 = z50
         self.min_points = min_points

@@ -31,8 +31,14 @@ class SeasonalDetector(Detector):
     __slots__ = ("buckets", "alpha", "z50", "min_days", "level", "var", "days", "cur", "cur_sum", "cur_n",
                  "noise", "noise_n", "last_stat", "last_bucket")
 
-    def __init__(self, buckets: int = 24, alpha: float = 0.1, z50: float = 4.0, min_days: int = 5,
-                 min_points: int = 0) -> None:
+    param_docs = {
+        "buckets": "time-of-day buckets per UTC day (24: one per hour)",
+        "alpha": "weight of the newest day in a bucket's level (0.1: a memory of ~10 days)",
+        "z50": "sigmas from the bucket's level that score 0.5",
+        "min_days": "days a bucket must have been seen on before it scores",
+    }
+
+    def __init__(self, buckets: int = 24, alpha: float = 0.1, z50: float = 4.0, min_days: int = 5) -> None:
         if buckets < 1:
             raise ValueError("buckets must be >= 1")
         self.buckets = buckets

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flink_job.core.detection.base import Detector, squash
+from flink_job.core.detection.base import MIN_POINTS, Detector, squash
 from flink_job.core.detection.stats import EWMeanVar, ew_alpha, floored_std, load_ew
 
 
@@ -18,7 +18,9 @@ class ZScoreDetector(Detector):
     name = "zscore"
     __slots__ = ("window", "z50", "min_points", "stats", "last_stat")
 
-    def __init__(self, window: int = 1000, z50: float = 4.0, min_points: int = 30) -> None:
+    param_docs = {"window": "readings in the rolling mean and variance", "z50": "|z| that scores 0.5"}
+
+    def __init__(self, window: int = 4000, z50: float = 4.0, min_points: int = MIN_POINTS) -> None:
         if window < 2:
             raise ValueError("window must be >= 2")
         self.window = window
