@@ -7,7 +7,9 @@ A device publishes one JSON object per sample, carrying any of the known sensors
 
 ``ts`` is epoch milliseconds (an ISO-8601 string with a zone is accepted too). Anything that is not
 a valid reading becomes a dead letter with a reason: ``parse_reading`` never raises, whatever the
-input (a fuzz test holds it to that). The policy, for hostile or broken input:
+input (a fuzz test holds it to that). A reason's text up to its first colon is a fixed class (the
+archive's dead-letters-by-reason query groups by it), details follow the colon. The policy, for
+hostile or broken input:
 
 - Strict JSON (RFC 8259): ``NaN``/``Infinity`` literals, duplicate keys (at any depth: parsers
   disagree on which one wins), trailing data, a top-level value other than an object and records
@@ -18,7 +20,8 @@ input (a fuzz test holds it to that). The policy, for hostile or broken input:
   2000-01-01 and ``max_future_ms`` ahead of the wall clock; sensor values must be finite numbers
   with ``abs(value) <= MAX_ABS_VALUE``.
 - A valid reading is archived as ``canonical``: the same object on one line, compact, ASCII-only
-  (so ``raw/`` is always JSON lines, whatever whitespace or escapes the device sent).
+  (so ``raw/`` is always JSON lines, whatever whitespace or escapes the device sent), with ``ts``
+  in epoch milliseconds (an ISO-8601 ``ts`` is converted), so the archive's tables have one type.
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
     if len(obj) != len(pairs):
         seen: set[str] = set()
         dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-        raise _Rejected(f"duplicate key {dup[:64]!r}")
+        raise _Rejected(f"duplicate key: {dup[:64]!r}")
     return obj
 
 
@@ -197,10 +200,10 @@ def _parse(raw: str | bytes | None, now_ms: int, max_future_ms: int) -> ParseRes
     if ts_ms is None:
         return _bad(f"invalid 'ts': {_clip(obj['ts'])} (epoch ms or ISO-8601 with zone)")
     if ts_ms < MIN_TS_MS:
-        return _bad(f"'ts' {_clip(ts_ms, 40)} before 2000-01-01")
+        return _bad(f"'ts' before 2000-01-01: {_clip(ts_ms, 40)}")
     if ts_ms > now_ms + max_future_ms:
         ahead = _clip((ts_ms - now_ms) // 1000, 40)
-        return _bad(f"'ts' {_clip(ts_ms, 40)} is {ahead} s in the future")
+        return _bad(f"'ts' in the future: {_clip(ts_ms, 40)} is {ahead} s ahead of the clock")
 
     values: dict[str, float | None] = {}
     for sensor in SENSORS:
@@ -217,6 +220,7 @@ def _parse(raw: str | bytes | None, now_ms: int, max_future_ms: int) -> ParseRes
         values[sensor] = float(v)
     if all(v is None for v in values.values()):
         return _bad(f"no sensor value (expected any of {', '.join(SENSORS)})")
+    obj["ts"] = ts_ms  # epoch ms whatever the device sent (ISO text): one type in the archive's tables
     canonical = json.dumps(obj, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
     return ParseResult(Reading(device_id, ts_ms, **values), None, canonical)
 

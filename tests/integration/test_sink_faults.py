@@ -96,7 +96,7 @@ def _groups(aws, uber_jar: Path, recording: Path, prefix: str, endpoint: str, wo
 
 def _without_receipt_time(line: str) -> str:
     """Dead letters and late readings carry the processing time they were seen at (``received_at``,
-    and "is N s in the future" in a reason): not comparable between runs, so left out."""
+    and "is N s ahead of the clock" in a reason): not comparable between runs, so left out."""
     try:
         obj = json.loads(line)
     except ValueError:
@@ -104,7 +104,7 @@ def _without_receipt_time(line: str) -> str:
     if isinstance(obj, dict):
         obj.pop("received_at", None)
         if isinstance(obj.get("reason"), str):
-            obj["reason"] = re.sub(r"is \d+ s in the future", "is N s in the future", obj["reason"])
+            obj["reason"] = re.sub(r"is \d+ s ahead of the clock", "is N s ahead of the clock", obj["reason"])
     return json.dumps(obj, sort_keys=True)
 
 
