@@ -142,3 +142,58 @@ def _run_job(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     return done
+
+
+# ------------------------------------------------------------------ a small archive, as the job writes it
+def canonical_reading(device: str, ts: int, **values: float) -> str:
+    """A raw/ line: the canonical form the job archives (parsed and validated by the core)."""
+    import json
+
+    from flink_job.core.records import parse_reading
+
+    res = parse_reading(json.dumps({"device_id": device, "ts": ts, "seq": 1, **values}), ts + 10**9)
+    assert res.ok, res.error
+    return res.canonical
+
+
+def anomaly_line(device: str, ts: int, alert: bool, severity: str = "critical") -> str:
+    """An anomalies/ line: the event the job archives for a threshold breach."""
+    import json
+
+    from flink_job.core.outputs import Anomaly
+
+    reason = "temperature 104.2 > 100"
+    a = Anomaly(device, "temperature", ts, 104.2, 1.0, severity, "threshold", True, alert, reason)
+    return json.dumps(a.event(), separators=(",", ":"))
+
+
+def _write_part(root: Path, folder: str, day: str, hour: str, lines: list[str]) -> None:
+    import gzip
+
+    part = root / folder / f"dt={day}" / f"hr={hour}"
+    part.mkdir(parents=True, exist_ok=True)
+    with gzip.open(part / f"part-{len(list(part.iterdir()))}.jsonl.gz", "wt") as f:
+        f.writelines(line + "\n" for line in lines)
+    (part / ".part-x.jsonl.gz.inprogress.1").write_bytes(b"not gzip: never read")
+
+
+def _write_archive(root: Path, day: str, t0: int) -> Path:
+    """Two devices over two hours: readings, anomalies (3 alerts) and 4 dead letters (2 reasons)."""
+    from flink_job.core.records import dead_letter, parse_reading
+
+    _write_part(root, "raw", day, "08", [canonical_reading("m-1", t0 + i * 1000, temperature=60.0 + i)
+                                         for i in range(5)] + [canonical_reading("m-2", t0, pressure=5.0)])
+    _write_part(root, "raw", day, "09", [canonical_reading("m-1", t0 + 3_600_000, temperature=70.0)])
+    _write_part(root, "anomalies", day, "08", [anomaly_line("m-1", t0 + 2000, True),
+                                               anomaly_line("m-1", t0 + 3000, False)])
+    _write_part(root, "anomalies", day, "09", [anomaly_line("m-2", t0 + 3_600_000, True, "warning")])
+    bad, at = parse_reading('{"device_id": "m-1"}', t0), "2026-12-02T08:00:00Z"
+    _write_part(root, "dead-letters", day, "08", [dead_letter(bad, '{"device_id": "m-1"}', at)] * 3
+                + [dead_letter(parse_reading("nope", t0), "nope", at)])
+    return root
+
+
+@pytest.fixture
+def write_archive() -> Callable[[Path, str, int], Path]:
+    """``write(root, day, t0)``: a small archive as the job lays it out (see ``_write_archive``)."""
+    return _write_archive

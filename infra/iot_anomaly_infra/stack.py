@@ -11,6 +11,7 @@ from aws_cdk import CfnOutput, Environment, Stack, Tags
 from constructs import Construct
 
 from .alerting import AlertTopics
+from .catalog import ArchiveCatalog
 from .config import DeploymentConfig
 from .flink_app import FlinkApplication
 from .ingestion import RawArchive, ReadingsStream
@@ -40,6 +41,7 @@ class IotAnomalyStack(Stack):
         self.encryption = EncryptionKey(self, "Encryption", cfg=cfg)
         key = self.encryption.key
         self.buckets = DataBuckets(self, "Storage", cfg=cfg, key=key)
+        self.catalog = ArchiveCatalog(self, "Catalog", cfg=cfg, key=key, bucket=self.buckets.processed)
         self.readings = ReadingsStream(self, "Readings", cfg=cfg, key=key)
         self.raw_archive = RawArchive(
             self, "RawArchive", cfg=cfg, key=key, stream=self.readings.stream, bucket=self.buckets.raw
