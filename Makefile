@@ -12,11 +12,12 @@ JAVA_SOURCES := $(shell find connectors/java -name '*.java' 2>/dev/null)
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
 
-system:  ## Debian packages: JDK 17, Gradle (Debian's 4.4.1), Node.js (for CDK)
+system:  ## Debian packages: JDK 17, Gradle (Debian's 4.4.1), Node.js (for CDK), Chromium (report tests)
 	@missing=""; \
 	command -v java >/dev/null || missing="$$missing openjdk-17-jdk-headless"; \
 	command -v gradle >/dev/null || missing="$$missing gradle"; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

@@ -217,8 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_demo)
 
     from flink_job.evaluation.cli import register
+    from flink_job.history.cli import register as register_history
 
     register(sub)
+    register_history(sub)
     return parser
 
 
@@ -232,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - one readable line for expected failures
         from flink_job.core.errors import ConfigError
 
-        if isinstance(exc, (ConfigError, RuntimeError, ValueError, FileNotFoundError)):
+        if isinstance(exc, (ConfigError, RuntimeError, ValueError, OSError)):
             print(f"iot-anomaly {args.command}: {exc}", file=sys.stderr)
             return 2
         raise

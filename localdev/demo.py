@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import shutil
 import sys
 import threading
 import time
@@ -430,8 +431,17 @@ def run_pipeline(aws: emulator.LocalAws, s: DemoSettings, work: Path) -> dict:
             "raw": raw,
             "sent": sent_lines,
             "timestream": ts_records,
+            "latencies": latency["threshold"] + latency["statistical"],
         },
     }
+
+
+def keep_archive(aws: emulator.LocalAws, target: Path) -> Path:
+    """Copy the run's archive out of the emulator (stopped after the run) for `iot-anomaly history`."""
+    from flink_job.history.engine import fetch_s3_archive
+
+    shutil.rmtree(target, ignore_errors=True)
+    return fetch_s3_archive(aws.client("s3"), aws.archive_path, target)
 
 
 def human_summary(r: dict) -> str:
@@ -466,6 +476,9 @@ def human_summary(r: dict) -> str:
             f"p50 {_s(r['alert_latency_p50_s'])}, p99 {_s(r['alert_latency_p99_s'])} "
             f"(threshold p99 {_s(r['alert_latency_threshold_p99_s'])}, "
             f"statistical p99 {_s(r['alert_latency_statistical_p99_s'])})",
+            f"archive copied to {r.get('archive_copy', '-')}: query it with "
+            "`iot-anomaly history anomalies-per-device-day` (or dead-letters-by-reason, ...)",
+            f"run report (plots): {r.get('report', '-')}",
         ]
     )
 
@@ -480,6 +493,7 @@ def main(settings: DemoSettings, state_dir: Path) -> int:
     aws = emulator.up(state_dir / "local-aws")
     try:
         result = run_pipeline(aws, settings, state_dir / "demo")
+        result["archive_copy"] = str(keep_archive(aws, state_dir / "demo" / "archive"))
     finally:
         emulator.down(state_dir / "local-aws")
         log("local AWS stopped")
@@ -487,6 +501,13 @@ def main(settings: DemoSettings, state_dir: Path) -> int:
     detail = result.pop("_detail")
     for name in ("alerts", "alerts_unmatched"):
         (state_dir / "demo" / f"{name}.json").write_text(json.dumps(detail[name], indent=2))
+    if result.get("archive_copy"):
+        from flink_job.history.report import write_report
+
+        title = "IoT anomaly detection: local demo run"
+        report = write_report(Path(result["archive_copy"]), state_dir / "demo" / "report.html", title, result,
+                              detail["latencies"])
+        result["report"] = str(report)
     print(human_summary({**result, "_detail": detail}))
     print(json.dumps(result))
     ok = result["events_archived"] + result["dead_letters"] == result["events_sent"]

@@ -94,3 +94,35 @@ def test_alert_latency_is_measured_from_put_to_delivery(result):
     # (SQS delivery follows the put) and cannot exceed the run
     assert result["alert_latency_alerts"] > 0
     assert 0 < result["alert_latency_p50_s"] <= result["alert_latency_p99_s"] < result["run_seconds"]
+
+
+def test_the_demo_archive_answers_the_named_queries_and_its_report_renders(result, local_aws, tmp_path):
+    """What `make demo` leaves: a copy of the archive that `iot-anomaly history` queries (the Athena
+    named queries' SQL, run by DuckDB) with the run's own counts, and a report Chromium draws."""
+    import sys
+    from pathlib import Path
+
+    from flink_job.history import engine
+    from flink_job.history.report import write_report
+    from localdev.demo import keep_archive
+
+    archive = keep_archive(local_aws, tmp_path / "archive")
+    con = engine.connect(archive)
+    every = {"day_from": "0000-01-01", "day_to": "9999-12-31", "from_ms": 0, "to_ms": 2**62, "device": ""}
+    per_day = engine.run(con, "anomalies-per-device-day", **every).rows
+    assert sum(r[2] for r in per_day) == result["anomaly_rows"]
+    assert sum(r[3] for r in per_day) == result["alerts_raised"] > 0
+    assert sum(r[2] for r in engine.run(con, "alert-rate-per-hour", **every).rows) == result["alerts_raised"]
+    reasons = engine.run(con, "dead-letters-by-reason", **every).rows
+    assert sum(r[1] for r in reasons) == result["dead_letters"] > 0
+    device = json.loads(result["_detail"]["raw"][0])["device_id"]
+    readings = engine.run(con, "device-readings", **{**every, "device": device}).rows
+    assert len(readings) == sum(1 for x in result["_detail"]["raw"] if json.loads(x)["device_id"] == device)
+    assert [r[0] for r in readings] == sorted(r[0] for r in readings)
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+    from test_run_report import rendered
+
+    summary = {k: v for k, v in result.items() if not k.startswith("_")}
+    total, drawn = rendered(write_report(archive, tmp_path / "report.html", "e2e", summary))
+    assert total == drawn >= 3
