@@ -93,6 +93,7 @@ class StandaloneCluster:
         # every JVM pid this object started (resource id -> pid for TaskManagers)
         self.jm_pid: int | None = None
         self.tm_pids: dict[str, int] = {}
+        self.replaced: list[str] = []  # TaskManagers that exited by themselves and were replaced
         self._killed: set[int] = set()
         self._orphans: set[int] = set()  # Python workers of SIGKILLed TaskManagers
 
@@ -311,15 +312,38 @@ class StandaloneCluster:
     def registered_taskmanagers(self) -> dict[str, dict]:
         return {tm["id"]: tm for tm in self.rest("/taskmanagers")["taskmanagers"]}
 
+    def replace_dead_taskmanagers(self) -> list[str]:
+        """Start a TaskManager for each of ours whose process has exited, as a resource manager (MSF,
+        Kubernetes) would; -> the resource ids replaced. PyFlink 2.2 can bring a surviving TaskManager
+        down while it cancels its tasks after another one was lost: Beam's shared Python environment
+        is released twice ("Reference count must not be negative", a fatal error)."""
+        dead = [rid for rid, pid in self.tm_pids.items() if not _alive(pid)]
+        for rid in dead:
+            pid = self.tm_pids.pop(rid)
+            log(f"TaskManager {rid} (pid {pid}) exited: {self._fatal_error() or 'no fatal error logged'}")
+            self.replaced.append(rid)
+            self.start_taskmanager(wait=False)
+        return dead
+
+    def _fatal_error(self) -> str:
+        """The first fatal TaskManager error in the logs, with its cause's first line."""
+        for path in sorted(self.log_dir.glob("flink-*-taskexecutor-*.log")):
+            lines = path.read_text(errors="replace").splitlines()
+            for i, line in enumerate(lines):
+                if "Fatal error occurred while executing the TaskManager" in line:
+                    return f"{path.name}: {lines[i + 1].strip() if i + 1 < len(lines) else line.strip()}"
+        return ""
+
     def wait_for_taskmanagers(self, n: int, timeout_s: float = 120) -> None:
-        """Until exactly the TaskManagers we run are registered (a killed one must have been dropped)."""
-        want = set(self.tm_pids)
+        """Until exactly the TaskManagers we run are registered (a killed one must have been dropped);
+        one that exits meanwhile is replaced (``replace_dead_taskmanagers``)."""
 
         def ok() -> bool:
+            self.replace_dead_taskmanagers()
             got = set(self.registered_taskmanagers())
-            return len(got) == n and got == want
+            return len(got) == n and got == set(self.tm_pids)
 
-        self._wait(ok, timeout_s, f"{n} registered TaskManagers {sorted(want)}")
+        self._wait(ok, timeout_s, f"{n} registered TaskManagers, ours: {sorted(self.tm_pids)}")
 
     def job_status(self, job_id: str) -> str:
         return self.rest(f"/jobs/{job_id}")["state"]

@@ -13,7 +13,7 @@ def _processed(s) -> dict:
 
 def test_a_glue_table_per_archive_folder_with_the_catalogue_columns(default_stack):
     s = default_stack
-    db = s.one("AWS::Glue::Database")["Properties"]["DatabaseInput"]["Name"]
+    db = s.raw["Resources"][s.logical_id(s.stack.catalog.database)]["Properties"]["DatabaseInput"]["Name"]
     assert db == "iot_anomaly_archive_dev"
     glue_tables = s.resources("AWS::Glue::Table").values()
     tables = {r["Properties"]["TableInput"]["Name"]: r["Properties"] for r in glue_tables}
