@@ -36,9 +36,23 @@ JAR = REPO / "build" / "libs" / "pyflink-dependencies.jar"
 CHANGEABLE = ("detection", "thresholds", "baseline", "pipeline")  # groups --set may touch
 
 
-def parse_overrides(items: list[str]) -> dict[str, dict[str, str]]:
-    """``GROUP.KEY=VALUE`` items as property groups, every key checked against the schema."""
-    groups: dict[str, dict[str, str]] = {}
+def live_settings(path: Path | None) -> dict[str, dict[str, str]]:
+    """The detection, thresholds, baseline and pipeline groups of the live run's runtime properties
+    (MSF's JSON): the base a backfill changes, so that it differs from the live run only by --set."""
+    if path is None:
+        return {}
+    from flink_job.config import read_property_groups
+
+    groups = read_property_groups(path)
+    return {g: dict(v) for g, v in groups.items() if g in CHANGEABLE}
+
+
+def parse_overrides(
+    items: list[str], base: Mapping[str, Mapping[str, str]] | None = None
+) -> dict[str, dict[str, str]]:
+    """``GROUP.KEY=VALUE`` items on top of ``base`` as property groups, every key checked against the
+    schema."""
+    groups: dict[str, dict[str, str]] = {g: dict(v) for g, v in (base or {}).items()}
     for item in items:
         lhs, sep, value = item.partition("=")
         group, dot, key = lhs.partition(".")
@@ -160,10 +174,12 @@ def summarize(archive: Path, output: Path, start_ms: int, end_ms: int, readings:
     mine = _anomalies(output / "anomalies", start_ms, end_ms)
     live = _anomalies(archive / "anomalies", start_ms, end_ms)
 
-    def alerts(rows: list[dict]) -> set[tuple]:
-        return {(a["device_id"], a["sensor"], a["ts"], a["severity"]) for a in rows if a["alert"]}
+    def alerts(rows: list[dict]) -> dict[tuple, str]:
+        """(device, sensor, reading time) -> severity, of every alert."""
+        return {(a["device_id"], a["sensor"], a["ts"]): a["severity"] for a in rows if a["alert"]}
 
     new, old = alerts(mine), alerts(live)
+    both = new.keys() & old.keys()
     dead = 0
     for path in (output / "dead-letters").glob(PART_GLOB):
         with gzip.open(path, "rt", encoding="utf-8") as f:
@@ -173,15 +189,16 @@ def summarize(archive: Path, output: Path, start_ms: int, end_ms: int, readings:
         "dead_letters": dead,
         "anomaly_rows": len(mine),
         "alerts": len(new),
-        "alerts_by_severity": dict(Counter(a[3] for a in new)),
+        "alerts_by_severity": dict(Counter(new.values())),
         "alerting_devices": len({a[0] for a in new}),
         "live": {"anomaly_rows": len(live), "alerts": len(old), "alerting_devices": len({a[0] for a in old})}
         if (archive / "anomalies").is_dir() else None,
-        "alerts_in_both": len(new & old),
-        "alerts_only_in_backfill": sorted(new - old)[:20],
-        "alerts_only_live": sorted(old - new)[:20],
-        "only_in_backfill": len(new - old),
-        "only_live": len(old - new),
+        "alerts_in_both": len(both),
+        "severity_changed": sorted([*k, old[k], new[k]] for k in both if old[k] != new[k])[:20],
+        "alerts_only_in_backfill": sorted([*k, new[k]] for k in new.keys() - old.keys())[:20],
+        "alerts_only_live": sorted([*k, old[k]] for k in old.keys() - new.keys())[:20],
+        "only_in_backfill": len(new.keys() - old.keys()),
+        "only_live": len(old.keys() - new.keys()),
     }
 
 
@@ -210,7 +227,7 @@ def backfill(
     started = time.monotonic()
     run_job(props, output, total, progress)
     summary = summarize(archive, output, start_ms, end_ms, total)
-    summary.update(run_id=run_id, output=str(output), overrides={k: dict(v) for k, v in overrides.items()},
+    summary.update(run_id=run_id, output=str(output), settings={k: dict(v) for k, v in overrides.items()},
                    seconds=round(time.monotonic() - started, 1))
     from flink_job.history.report import write_report
 

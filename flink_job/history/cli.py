@@ -78,10 +78,14 @@ def _archive(args: argparse.Namespace) -> tuple[Path, bool]:
 
 
 def _backfill(args: argparse.Namespace) -> int:
-    from flink_job.history.backfill import backfill, parse_overrides
+    from flink_job.history.backfill import backfill, live_settings, parse_overrides
 
-    overrides = parse_overrides(args.set or [])
     archive = Path(args.archive)
+    live = Path(args.properties) if args.properties else _demo_properties(archive)
+    base = live_settings(live)
+    if live:
+        print(f"backfill: settings of the live run from {live}: {json.dumps(base)}", flush=True)
+    overrides = parse_overrides(args.set or [], base)
     start, end = parse_time(args.start), parse_time(args.end, end=True)
     if end < start:
         raise ValueError(f"--to {args.end} is before --from {args.start}")
@@ -92,18 +96,25 @@ def _backfill(args: argparse.Namespace) -> int:
     live = summary["live"] or {}
     print(
         f"\n== backfill {run_id}: {summary['readings_replayed']:,} readings, {summary['seconds']} s ==\n"
-        f"settings changed: {json.dumps(summary['overrides']) if overrides else 'none'}\n"
+        f"settings: {json.dumps(summary['settings']) if overrides else 'the defaults'}\n"
         f"anomaly rows {summary['anomaly_rows']:,} (live {live.get('anomaly_rows', '-')}), "
         f"alerts {summary['alerts']} (live {live.get('alerts', '-')}), "
         f"by severity {summary['alerts_by_severity']}\n"
-        f"alerts in both {summary['alerts_in_both']}, only in the backfill {summary['only_in_backfill']}, "
-        f"only live {summary['only_live']}\n"
+        f"alerts in both {summary['alerts_in_both']} "
+        f"({len(summary['severity_changed'])} with another severity), "
+        f"only in the backfill {summary['only_in_backfill']}, only live {summary['only_live']}\n"
         f"results under {summary['output']} (summary.json; query them with "
         f"`iot-anomaly history ... --archive {summary['output']}`)\n"
         f"run report (plots): {summary['report']}"
     )
     print(json.dumps({k: v for k, v in summary.items() if not k.startswith("alerts_only")}))
     return 0
+
+
+def _demo_properties(archive: Path) -> Path | None:
+    """The demo's runtime properties, when the archive is the copy it left (its live settings)."""
+    props = archive.parent / "application_properties.json"
+    return props if archive.name == "archive" and props.exists() else None
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -144,5 +155,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a runtime property of the replay (detection, thresholds, baseline, pipeline); "
                         "repeatable")
     p.add_argument("--archive", default=str(DEMO_ARCHIVE), help=f"archive folder (default: {DEMO_ARCHIVE})")
+    p.add_argument("--properties", metavar="JSON",
+                   help="the live run's runtime properties: their detection, thresholds, baseline and "
+                        "pipeline groups are the base --set changes (default: the demo's, next to its "
+                        "archive)")
     p.add_argument("--run-id", help="name of the results folder (default: the UTC start time)")
     p.set_defaults(func=_backfill)

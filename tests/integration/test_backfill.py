@@ -34,8 +34,9 @@ def test_a_backfill_replays_the_archive_with_new_settings_beside_the_live_result
     run_job({
         "source": {"kind": "file", "file_path": str(recording)},
         "sinks": {"timeseries.store": "none", "s3.archive_path": archive.as_uri() + "/"},
+        "detection": {"silence_timeout_ms": "15000"},
         "local": {"jars": uber_jar.as_uri(), "plugins_dir": str(PLUGINS), "checkpoint_interval_ms": "2000"},
-    }, tmp_path)
+    }, tmp_path)  # its runtime properties stay beside the archive, as the demo's do
     live = {part: _fingerprint(archive / part) for part in ("raw", "anomalies", "dead-letters")}
     start, end = sim.config.start_ms, sim.config.start_ms + 600_000
 
@@ -50,8 +51,11 @@ def test_a_backfill_replays_the_archive_with_new_settings_beside_the_live_result
 
     assert summary["readings_replayed"] == sim.valid  # every archived reading of the range, no other
     assert summary["dead_letters"] == 0  # the archive holds valid readings only
-    assert summary["overrides"] == {"thresholds": {"temperature.warning_high": "70",
-                                                   "temperature.critical_high": "75"}}
+    # the live run's settings, changed by --set only
+    assert "settings of the live run from" in out
+    assert summary["settings"] == {"detection": {"silence_timeout_ms": "15000"},
+                                   "thresholds": {"temperature.warning_high": "70",
+                                                  "temperature.critical_high": "75"}}
     # written beside, never over, the live results
     assert {part: _fingerprint(archive / part) for part in live} == live
     output = archive / "backfill" / "cooler"
