@@ -29,13 +29,14 @@ pytestmark = pytest.mark.e2e
 SILENCE_MS = 8_000
 
 
-def properties(aws, work: Path, stream_arn: str, **local: str) -> Path:  # noqa: ANN001
+def properties(aws, work: Path, stream_arn: str, source: dict | None = None, **local: str) -> Path:  # noqa: ANN001
     groups = {
         "source": {
             "stream.arn": stream_arn,
             "aws.region": aws.region,
             "source.init.position": "TRIM_HORIZON",
             "shard_discovery_interval_ms": "2000",
+            **(source or {}),
         },
         "sinks": {"s3.archive_path": f"{aws.archive_path}{work.name}/", "timeseries.store": "none"},
         "pipeline": {"batch_window_ms": "1000", "aggregate_window_s": "10", "idle_timeout_ms": "5000"},
@@ -93,9 +94,11 @@ def backlog_run(tmp_path_factory, uber_jar, local_aws):
     sim = Simulation(cfg)
     sent = send_to_kinesis(generate(cfg, sim), local_aws.client("kinesis"), "backlog", None)
 
-    client = start(properties(local_aws, work, stream_arn))
-    # cancel at the first committed checkpoint, part-way through the backlog: the retained
-    # checkpoint is the way back in
+    # read at most 2,000 readings/s (2 shards x 500 per call, 2 calls/s), so the first committed
+    # checkpoint comes part-way through the backlog however fast the machine is; cancel there: the
+    # retained checkpoint is the way back in, and the restored job reads the rest at full speed
+    slow = {"max_records_per_get": "500", "min_get_records_interval_ms": "500"}
+    client = start(properties(local_aws, work, stream_arn, source=slow))
     wait_until(lambda: lines(local_aws, work, "raw"), 240, "the first checkpoint", every_s=0.5)
     client.cancel().result()
     archived_before_restore = len(lines(local_aws, work, "raw"))
