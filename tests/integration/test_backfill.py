@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 
 import pytest
 
@@ -17,6 +18,14 @@ from localdev.cli import main as cli
 from localdev.demo import PLUGINS
 
 pytestmark = pytest.mark.integration
+
+
+def _json_or_none(line: str) -> dict:
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return {}
+    return obj if isinstance(obj, dict) else {}
 
 
 def _fingerprint(folder) -> dict[str, str]:  # noqa: ANN001
@@ -40,8 +49,12 @@ def test_a_backfill_replays_the_archive_with_new_settings_beside_the_live_result
     live = {part: _fingerprint(archive / part) for part in ("raw", "anomalies", "dead-letters")}
     start, end = sim.config.start_ms, sim.config.start_ms + 600_000
 
-    lower = ["--set", "thresholds.temperature.warning_high=70",
-             "--set", "thresholds.temperature.critical_high=75"]
+    # a warning limit at the recording's median temperature: half the readings breach it, whatever
+    # the simulated time of day made the temperatures this run
+    values = (_json_or_none(line).get("temperature") for line in recording.read_text().splitlines())
+    temps = sorted(t for t in values if isinstance(t, (int, float)) and math.isfinite(t))
+    limit = f"{temps[len(temps) // 2]:.1f}"
+    lower = ["--set", f"thresholds.temperature.warning_high={limit}"]
     code = cli(["backfill", "--archive", str(archive), "--from", str(start), "--to", str(end),
                 "--run-id", "cooler", *lower])
     out = capsys.readouterr().out
@@ -54,8 +67,7 @@ def test_a_backfill_replays_the_archive_with_new_settings_beside_the_live_result
     # the live run's settings, changed by --set only
     assert "settings of the live run from" in out
     assert summary["settings"] == {"detection": {"silence_timeout_ms": "15000"},
-                                   "thresholds": {"temperature.warning_high": "70",
-                                                  "temperature.critical_high": "75"}}
+                                   "thresholds": {"temperature.warning_high": limit}}
     # written beside, never over, the live results
     assert {part: _fingerprint(archive / part) for part in live} == live
     output = archive / "backfill" / "cooler"
