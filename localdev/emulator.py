@@ -74,7 +74,8 @@ class LocalAws:
         return self.client("sqs").get_queue_url(QueueName=self.alerts_queue_name)["QueueUrl"]
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (for servers we start: moto, a job's web UI)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -95,7 +96,7 @@ def _wait_ready(endpoint: str, proc: subprocess.Popen, timeout_s: float = 30.0) 
 
 def start_server(port: int | None = None, log_path: Path | None = None) -> tuple[str, int]:
     """Start moto on 127.0.0.1 and return (endpoint, pid)."""
-    port = port or _free_port()
+    port = port or free_port()
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
         [sys.executable, "-m", "localdev.moto_runner", "-H", "127.0.0.1", "-p", str(port)],

@@ -114,14 +114,6 @@ def backfill_properties(
     return schema.document(groups)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _watch(output: Path, total: int, done: threading.Event, progress: Callable[[str], None]) -> None:
     """Prints how many readings the job has archived under ``output/raw`` (files commit on each
     checkpoint) every few seconds: records done out of the total."""
@@ -220,7 +212,9 @@ def backfill(
     total = select_readings(archive, start_ms, end_ms, readings, progress)
     if total == 0:
         raise ValueError(f"no archived readings between {start_ms} and {end_ms} under {archive}/raw")
-    port = _free_port()
+    from localdev.emulator import free_port
+
+    port = free_port()
     props = work / "application_properties.json"
     props.write_text(json.dumps(backfill_properties(readings, output, overrides, work, port), indent=2))
     progress(f"replaying {total:,} readings through the job (web UI http://127.0.0.1:{port}/) -> {output}")
