@@ -27,12 +27,11 @@ hostile or broken input:
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date
 
 SENSORS: tuple[str, ...] = ("temperature", "pressure", "vibration")
 DEVICE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")  # matched whole (fullmatch)
@@ -43,6 +42,16 @@ MAX_ABS_VALUE = 1e12
 BINARY_PREFIX = "\u0000base64:"
 # 2000-01-01: anything older is a broken device clock, not history.
 MIN_TS_MS = 946_684_800_000
+# Deeper nesting is refused before parsing (a fixed limit, not the parser's stack, decides).
+MAX_DEPTH = 64
+# The ISO-8601 form accepted for 'ts': date, time to the second, optional fraction, a zone.
+ISO_TS_RE = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})"
+)
+_BASE64_RE = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_JSON_WHITESPACE = " \t\n\r"
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 @dataclass(frozen=True)
@@ -88,7 +97,7 @@ def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
     if len(obj) != len(pairs):
         seen: set[str] = set()
         dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-        raise _Rejected(f"duplicate key: {dup[:64]!r}")
+        raise _Rejected(f"duplicate key: {_clip(dup)}")
     return obj
 
 
@@ -114,10 +123,9 @@ def _unframe(raw: str) -> tuple[str | None, str | None]:
     if not raw.startswith(BINARY_PREFIX):
         return raw, None
     b64 = raw[len(BINARY_PREFIX) :]
-    try:
-        data = base64.b64decode(b64, validate=True)
-    except (binascii.Error, ValueError):
+    if len(b64) % 4 or not _BASE64_RE.fullmatch(b64):
         return raw, None  # not our framing after all: parsed (and rejected) as text
+    data = base64.b64decode(b64, validate=True)
     try:
         return data.decode("utf-8"), None  # UTF-8 text that began with U+0000
     except UnicodeDecodeError:
@@ -131,20 +139,59 @@ def _parse_ts(raw: object) -> int | None:
         return raw
     if isinstance(raw, float) and math.isfinite(raw):
         return int(raw)
-    if isinstance(raw, str) and len(raw) <= 64:
-        try:
-            dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-            if dt.tzinfo is None or dt.utcoffset() is None:
-                return None
-            return int(dt.timestamp() * 1000)
-        except (ValueError, OverflowError, OSError):
+    if isinstance(raw, str) and (m := ISO_TS_RE.fullmatch(raw)):
+        year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+        if hour > 23 or minute > 59 or second > 59:
             return None
+        try:
+            days = date(year, month, day).toordinal() - _EPOCH_ORDINAL
+        except ValueError:  # no such day (or year 0)
+            return None
+        millis = int((m[7] or "0")[:3].ljust(3, "0"))
+        ms = ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis
+        zone = m[8]
+        if zone != "Z":
+            zh, zm = int(zone[1:3]), int(zone[4:6])
+            if zh > 23 or zm > 59:
+                return None
+            ms -= (1 if zone[0] == "+" else -1) * (zh * 60 + zm) * 60_000
+        return ms
     return None
 
 
+def nesting_depth(text: str) -> int:
+    """The deepest run of unclosed ``{``/``[`` outside strings (a scan, not a parse)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch == "{" or ch == "[":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == "}" or ch == "]":
+            depth -= 1
+    return deepest
+
+
 def _clip(value: object, limit: int = 80) -> str:
-    """``repr`` of a value for a dead-letter reason, cut to ``limit`` characters."""
-    text = repr(value)
+    """A JSON value for a dead-letter reason: strings JSON-quoted (first 64 characters), numbers
+    as Python prints them, containers by kind; cut to ``limit`` characters."""
+    if isinstance(value, str):
+        text = json.dumps(value[:64]) + ("..." if len(value) > 64 else "")
+    elif value is None or isinstance(value, bool):
+        text = json.dumps(value)
+    elif isinstance(value, (int, float)):
+        text = repr(value)
+    else:
+        text = "an object" if isinstance(value, dict) else "an array"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -172,13 +219,16 @@ def _parse(raw: str | bytes | None, now_ms: int, max_future_ms: int) -> ParseRes
     text, b64 = _unframe(raw)
     if text is None:
         return _bad("not UTF-8", b64)
-    if not text.strip():
+    if not text.strip(_JSON_WHITESPACE):
         return _bad("empty record")
     # characters <= UTF-8 bytes <= 4 * characters: encode only when it can matter
     if len(text) > MAX_RECORD_BYTES or (
         len(text) * 4 > MAX_RECORD_BYTES and len(text.encode("utf-8", "surrogatepass")) > MAX_RECORD_BYTES
     ):
         return _bad(f"record larger than {MAX_RECORD_BYTES} bytes")
+    # counting first keeps the scan off the hot path: a reading has one '{'
+    if text.count("{") + text.count("[") > MAX_DEPTH and nesting_depth(text) > MAX_DEPTH:
+        return _bad(f"invalid JSON: nested deeper than {MAX_DEPTH} levels")
     try:
         obj = _loads(text)
     except _Rejected as exc:

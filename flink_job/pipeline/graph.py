@@ -1,7 +1,7 @@
 """The job graph: source -> parse/validate -> key -> detect -> sinks, in one direction.
 
 raw records (Kinesis, or a recorded file for replays), event time + watermarks per split
-  -> parse_reading (Python scalar UDF)            -> dead letters (S3)
+  -> parse_reading (JVM scalar function)          -> dead letters (S3)
   -> valid readings, canonical JSON lines         -> raw archive (S3)
   -> one row per (device, sensor) reading (JVM)
      -> micro-batches per series (JVM window)     -> DetectAnomalies (Python, keyed state)
@@ -25,7 +25,6 @@ from flink_job.core.records import SENSORS
 from flink_job.pipeline import sinks
 from flink_job.pipeline.detect import READINGS, DetectAnomalies
 from flink_job.pipeline.outputs import ANOMALY_TYPE
-from flink_job.pipeline.parse import parse_udf
 
 
 @dataclass
@@ -82,12 +81,14 @@ def to_string_stream(t_env: StreamTableEnvironment, table: Table) -> DataStream:
 
 
 STAGES = ("source", "parse", "windows", "detect", "full")
+PARSE_FUNCTION = "com.iotanomaly.records.ParseReading"
 
 
 def parse_stage(t_env: StreamTableEnvironment, raw: DataStream, p: PipelineConfig) -> None:
     """Registers view ``parsed``: every record with its parse result and an event-time attribute."""
-    # Parse once: the UDF's result is materialised as a stream, so the valid and dead-letter
-    # branches below do not each call Python again.
+    # Parse once: the function's result is materialised as a stream, so the valid and dead-letter
+    # branches below do not each parse again. It runs in the JVM (com.iotanomaly.records.ParseReading,
+    # the twin of flink_job.core.records, held to it by tests/vectors): no record crosses into Python.
     # The source's per-split watermarks reach the planner only when declared (SOURCE_WATERMARK);
     # undeclared, the Table API drops them and event time never advances.
     raw_lines = t_env.from_data_stream(
@@ -99,11 +100,11 @@ def parse_stage(t_env: StreamTableEnvironment, raw: DataStream, p: PipelineConfi
         .build(),
     )
     t_env.create_temporary_view("raw_lines", raw_lines.select(col("f0").alias("line"), col("source_time")))
-    t_env.create_temporary_system_function("parse_reading", parse_udf(p.max_future_ms))
+    t_env.create_java_temporary_system_function("parse_reading", PARSE_FUNCTION)
     sensor_cols = ", ".join(f"r.{s} AS {s}" for s in SENSORS)
     parsed_once = t_env.sql_query(
         f"SELECT r.payload AS payload, r.error AS error, r.device_id AS device_id, r.ts AS ts, {sensor_cols} "
-        "FROM (SELECT parse_reading(line) AS r FROM raw_lines)"
+        f"FROM (SELECT parse_reading(line, CAST({int(p.max_future_ms)} AS BIGINT)) AS r FROM raw_lines)"
     )
     # Event time is the parsed 'ts'; the watermarks are the source's (per split, see build_source),
     # carried through the parse step, not re-derived here across all shards at once.

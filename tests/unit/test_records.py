@@ -130,7 +130,7 @@ def test_hostile_input_is_a_dead_letter_with_its_reason(raw, reason):
 def test_duplicate_keys_with_equal_values_are_still_refused():
     # policy: any duplicate key is a dead letter; parsers disagree on which value wins
     dup = '{"device_id":"d","ts":%d,"ts":%d,"temperature":1}'.replace("%d", str(NOW))
-    assert "duplicate key: 'ts'" in parse(dup).error
+    assert 'duplicate key: "ts"' in parse(dup).error
 
 
 def test_iso_timestamps_with_a_zone_are_accepted():

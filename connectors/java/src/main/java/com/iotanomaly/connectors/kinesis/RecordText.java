@@ -52,7 +52,7 @@ public final class RecordText {
     }
 
     /** Strict UTF-8 decoding; null when the bytes are not valid UTF-8. */
-    private static String decodeStrict(byte[] data) {
+    public static String decodeStrict(byte[] data) {
         boolean ascii = true;
         for (byte b : data) {
             if (b < 0) {

@@ -1,0 +1,299 @@
+package com.iotanomaly.records;
+
+import com.iotanomaly.connectors.kinesis.RecordText;
+
+import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.time.DateTimeException;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Parsing and validation of one device record: the JVM twin of {@code flink_job/core/records.py}
+ * (its module docstring is the policy). Both give the same verdict, the same reason and the same
+ * canonical line for every input; {@code tests/vectors/readings.jsonl} holds both to that, and a
+ * differential fuzz test ({@code tests/integration/test_parse_parity.py}) runs them side by side.
+ * {@link #parse} never throws.
+ */
+public final class Readings {
+
+    public static final List<String> SENSORS = List.of("temperature", "pressure", "vibration");
+    public static final int MAX_RECORD_BYTES = 64 * 1024;
+    public static final double MAX_ABS_VALUE = 1e12;
+    public static final long MIN_TS_MS = 946_684_800_000L;
+    public static final int MAX_DEPTH = 64;
+
+    private static final Pattern DEVICE_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}");
+    private static final Pattern ISO_TS = Pattern.compile(
+            "([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\\.([0-9]{1,9}))?"
+                    + "(Z|[+-][0-9]{2}:[0-9]{2})");
+    private static final Pattern BASE64 = Pattern.compile("[A-Za-z0-9+/]*={0,2}");
+    private static final BigInteger MAX_ABS_INT = BigInteger.valueOf(1_000_000_000_000L);
+    private static final BigInteger THOUSAND = BigInteger.valueOf(1000);
+    private static final DateTimeFormatter RECEIVED_AT =
+            DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'+00:00'").withZone(ZoneOffset.UTC);
+
+    private Readings() {}
+
+    /** A valid reading (error null) or a dead letter's reason; sensors not reported are null. */
+    public static final class Result {
+        public final String error;
+        public final String canonical;
+        public final String rawBase64;
+        public final String deviceId;
+        public final long tsMs;
+        public final Double[] values = new Double[SENSORS.size()];
+
+        private Result(String error, String rawBase64, String canonical, String deviceId, long tsMs) {
+            this.error = error;
+            this.rawBase64 = rawBase64;
+            this.canonical = canonical;
+            this.deviceId = deviceId;
+            this.tsMs = tsMs;
+        }
+
+        static Result bad(String reason) {
+            return new Result(reason, null, null, null, 0);
+        }
+
+        public boolean ok() {
+            return error == null;
+        }
+    }
+
+    /** Parses and validates one record; {@code nowMs} is the wall clock (for the future-ts check). */
+    public static Result parse(String raw, long nowMs, long maxFutureMs) {
+        try {
+            return parseUnchecked(raw, nowMs, maxFutureMs);
+        } catch (RuntimeException | StackOverflowError e) {
+            // a parser bug must not become a poison pill; Python names its exception class likewise
+            return Result.bad("unparseable record (" + e.getClass().getSimpleName() + ")");
+        }
+    }
+
+    /** (text, null) for a text record, (null, base64) for a framed record that is not UTF-8. */
+    private static String[] unframe(String raw) {
+        if (!raw.startsWith(RecordText.BINARY_PREFIX)) {
+            return new String[] {raw, null};
+        }
+        String b64 = raw.substring(RecordText.BINARY_PREFIX.length());
+        if (b64.length() % 4 != 0 || !BASE64.matcher(b64).matches()) {
+            return new String[] {raw, null}; // not our framing after all: parsed (and refused) as text
+        }
+        String text = RecordText.decodeStrict(Base64.getDecoder().decode(b64));
+        return text != null ? new String[] {text, null} : new String[] {null, b64};
+    }
+
+    private static boolean blank(String text) {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** UTF-8 length, lone surrogates counted as 3 bytes (Python's surrogatepass). */
+    private static long utf8Length(String text) {
+        long n = 0;
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c < 0x80) {
+                n += 1;
+            } else if (c < 0x800) {
+                n += 2;
+            } else if (Character.isHighSurrogate(c) && i + 1 < text.length()
+                    && Character.isLowSurrogate(text.charAt(i + 1))) {
+                n += 4;
+                i++;
+            } else {
+                n += 3;
+            }
+        }
+        return n;
+    }
+
+    /** Python's type name of a parsed JSON value (the reasons name types as the reference does). */
+    static String typeName(Object v) {
+        if (v instanceof String) {
+            return "str";
+        } else if (v instanceof Map) {
+            return "dict";
+        } else if (v instanceof List) {
+            return "list";
+        } else if (v instanceof Boolean) {
+            return "bool";
+        } else if (v instanceof BigInteger) {
+            return "int";
+        } else if (v instanceof Double) {
+            return "float";
+        }
+        return "NoneType";
+    }
+
+    private static Result parseUnchecked(String raw, long nowMs, long maxFutureMs) {
+        if (raw == null) {
+            return Result.bad("empty record");
+        }
+        String[] unframed = unframe(raw);
+        String text = unframed[0];
+        if (text == null) {
+            return new Result("not UTF-8", unframed[1], null, null, 0);
+        }
+        if (blank(text)) {
+            return Result.bad("empty record");
+        }
+        if (utf8Length(text) > MAX_RECORD_BYTES) {
+            return Result.bad("record larger than " + MAX_RECORD_BYTES + " bytes");
+        }
+        if (StrictJson.nestingDepth(text) > MAX_DEPTH) {
+            return Result.bad("invalid JSON: nested deeper than " + MAX_DEPTH + " levels");
+        }
+        Object doc;
+        try {
+            doc = StrictJson.parse(text);
+        } catch (StrictJson.Failure f) {
+            return Result.bad(f.reason);
+        }
+        if (!(doc instanceof Map)) {
+            return Result.bad("JSON " + typeName(doc) + " instead of an object");
+        }
+        @SuppressWarnings("unchecked")
+        Map<String, Object> obj = (Map<String, Object>) doc;
+
+        Object deviceId = obj.get("device_id");
+        if (deviceId == null || deviceId == StrictJson.NULL) {
+            return Result.bad("missing field 'device_id'");
+        }
+        if (!(deviceId instanceof String) || !DEVICE_ID.matcher((String) deviceId).matches()) {
+            return Result.bad("invalid 'device_id': " + StrictJson.clip(deviceId, 80));
+        }
+
+        if (!obj.containsKey("ts")) {
+            return Result.bad("missing field 'ts'");
+        }
+        Object rawTs = obj.get("ts");
+        BigInteger ts = parseTs(rawTs);
+        if (ts == null) {
+            return Result.bad("invalid 'ts': " + StrictJson.clip(rawTs, 80) + " (epoch ms or ISO-8601 with zone)");
+        }
+        if (ts.compareTo(BigInteger.valueOf(MIN_TS_MS)) < 0) {
+            return Result.bad("'ts' before 2000-01-01: " + StrictJson.clip(ts, 40));
+        }
+        BigInteger now = BigInteger.valueOf(nowMs);
+        if (ts.compareTo(now.add(BigInteger.valueOf(maxFutureMs))) > 0) {
+            BigInteger ahead = ts.subtract(now).divide(THOUSAND); // positive: floor = truncation
+            return Result.bad("'ts' in the future: " + StrictJson.clip(ts, 40) + " is "
+                    + StrictJson.clip(ahead, 40) + " s ahead of the clock");
+        }
+
+        Double[] values = new Double[SENSORS.size()];
+        boolean any = false;
+        for (int i = 0; i < SENSORS.size(); i++) {
+            String sensor = SENSORS.get(i);
+            Object v = obj.get(sensor);
+            if (v == null || v == StrictJson.NULL) {
+                continue;
+            }
+            double d;
+            boolean outOfRange;
+            if (v instanceof BigInteger) {
+                outOfRange = ((BigInteger) v).abs().compareTo(MAX_ABS_INT) > 0;
+                d = outOfRange ? 0 : ((BigInteger) v).doubleValue();
+            } else if (v instanceof Double) {
+                d = (Double) v;
+                outOfRange = Math.abs(d) > MAX_ABS_VALUE;
+            } else {
+                return Result.bad("'" + sensor + "' is " + typeName(v) + ", not a number");
+            }
+            if (outOfRange) {
+                return Result.bad("'" + sensor + "' out of range (|value| > 1e+12): " + StrictJson.clip(v, 40));
+            }
+            values[i] = d;
+            any = true;
+        }
+        if (!any) {
+            return Result.bad("no sensor value (expected any of " + String.join(", ", SENSORS) + ")");
+        }
+        long tsMs = ts.longValueExact();
+        obj.put("ts", BigInteger.valueOf(tsMs));
+        Result ok = new Result(null, null, StrictJson.write(obj), (String) deviceId, tsMs);
+        System.arraycopy(values, 0, ok.values, 0, values.length);
+        return ok;
+    }
+
+    /** Epoch ms from an integer, a number (truncated) or an ISO-8601 text with a zone; null if none. */
+    static BigInteger parseTs(Object raw) {
+        if (raw instanceof BigInteger) {
+            return (BigInteger) raw;
+        }
+        if (raw instanceof Double) {
+            return new BigDecimal((Double) raw).toBigInteger();
+        }
+        if (!(raw instanceof String)) {
+            return null;
+        }
+        Matcher m = ISO_TS.matcher((String) raw);
+        if (!m.matches()) {
+            return null;
+        }
+        int hour = Integer.parseInt(m.group(4));
+        int minute = Integer.parseInt(m.group(5));
+        int second = Integer.parseInt(m.group(6));
+        if (hour > 23 || minute > 59 || second > 59) {
+            return null;
+        }
+        int year = Integer.parseInt(m.group(1));
+        long days;
+        try {
+            if (year < 1) {
+                return null; // Python's date has no year 0
+            }
+            days = LocalDate.of(year, Integer.parseInt(m.group(2)), Integer.parseInt(m.group(3))).toEpochDay();
+        } catch (DateTimeException e) {
+            return null;
+        }
+        String frac = m.group(7) == null ? "000" : (m.group(7) + "00").substring(0, 3);
+        long ms = ((days * 24 + hour) * 60 + minute) * 60_000L + second * 1000L + Integer.parseInt(frac);
+        String zone = m.group(8);
+        if (!zone.equals("Z")) {
+            int zh = Integer.parseInt(zone.substring(1, 3));
+            int zm = Integer.parseInt(zone.substring(4, 6));
+            if (zh > 23 || zm > 59) {
+                return null;
+            }
+            ms -= (zone.charAt(0) == '+' ? 1 : -1) * (zh * 60L + zm) * 60_000L;
+        }
+        return BigInteger.valueOf(ms);
+    }
+
+    /** The dead-letter JSON line: reason, the record (or its base64 when not UTF-8), when received. */
+    public static String deadLetter(Result result, String record, long receivedAtMs) {
+        StringBuilder sb = new StringBuilder(64 + (record == null ? 0 : record.length()));
+        sb.append("{\"reason\":");
+        StrictJson.quote(result.error, sb);
+        if (result.rawBase64 != null) {
+            sb.append(",\"record_base64\":");
+            StrictJson.quote(result.rawBase64, sb);
+        } else {
+            sb.append(",\"record\":");
+            String asSent = record == null ? null : unframe(record)[0];
+            if (asSent == null) {
+                sb.append("null");
+            } else {
+                StrictJson.quote(asSent, sb);
+            }
+        }
+        sb.append(",\"received_at\":");
+        StrictJson.quote(RECEIVED_AT.format(Instant.ofEpochMilli(receivedAtMs)), sb);
+        return sb.append('}').toString();
+    }
+}

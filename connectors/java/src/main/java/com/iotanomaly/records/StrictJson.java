@@ -1,0 +1,588 @@
+package com.iotanomaly.records;
+
+import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.math.MathContext;
+import java.math.RoundingMode;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Strict JSON (RFC 8259) for the record parser, giving the same verdicts and the same error texts
+ * and positions as the Python reference ({@code flink_job/core/records.py}, which uses CPython's
+ * {@code json} module): a dead letter's reason must not depend on which side parsed it.
+ * {@code tests/vectors/readings.jsonl} and a differential fuzz test hold both to that.
+ *
+ * <p>Values: {@link LinkedHashMap} (key order kept), {@link ArrayList}, {@link String},
+ * {@link BigInteger} (integers), {@link Double} (numbers with a fraction or exponent), {@link Boolean}
+ * and {@link #NULL}. Duplicate keys, NaN/Infinity literals and numbers that overflow a double are
+ * refused. The caller bounds nesting first ({@link #nestingDepth}), so the recursion is shallow.
+ */
+public final class StrictJson {
+
+    /** JSON null (a map value of Java null would be indistinguishable from an absent key). */
+    public static final Object NULL = new Object() {
+        @Override
+        public String toString() {
+            return "null";
+        }
+    };
+
+    /** CPython's default limit on the digits of an integer literal (sys.int_info.default_max_str_digits). */
+    static final int MAX_INT_DIGITS = 4300;
+
+    /** A refused document; {@link #reason} is the dead-letter reason, verbatim. */
+    public static final class Failure extends Exception {
+        private static final long serialVersionUID = 1L;
+        public final String reason;
+
+        Failure(String reason) {
+            super(reason, null, false, false);
+            this.reason = reason;
+        }
+    }
+
+    private final String s;
+    private final int len;
+
+    private StrictJson(String s) {
+        this.s = s;
+        this.len = s.length();
+    }
+
+    /** Parses a whole document (leading/trailing JSON whitespace allowed). */
+    public static Object parse(String text) throws Failure {
+        StrictJson p = new StrictJson(text);
+        if (text.startsWith("\ufeff")) {
+            throw p.syntax("Unexpected UTF-8 BOM (decode using utf-8-sig)", 0);
+        }
+        int idx = p.skipWs(0);
+        Object[] out = new Object[1];
+        int end = p.value(idx, out);
+        if (end < 0) {
+            throw p.syntax("Expecting value", -end - 1);
+        }
+        end = p.skipWs(end);
+        if (end != p.len) {
+            throw p.syntax("Extra data", end);
+        }
+        return out[0];
+    }
+
+    /** The deepest run of unclosed braces/brackets outside strings (a scan, not a parse). */
+    public static int nestingDepth(String text) {
+        int depth = 0;
+        int deepest = 0;
+        boolean inString = false;
+        boolean escaped = false;
+        for (int i = 0; i < text.length(); i++) {
+            char ch = text.charAt(i);
+            if (inString) {
+                if (escaped) {
+                    escaped = false;
+                } else if (ch == '\\') {
+                    escaped = true;
+                } else if (ch == '"') {
+                    inString = false;
+                }
+            } else if (ch == '"') {
+                inString = true;
+            } else if (ch == '{' || ch == '[') {
+                depth++;
+                deepest = Math.max(deepest, depth);
+            } else if (ch == '}' || ch == ']') {
+                depth--;
+            }
+        }
+        return deepest;
+    }
+
+    private int skipWs(int i) {
+        while (i < len) {
+            char c = s.charAt(i);
+            if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+                break;
+            }
+            i++;
+        }
+        return i;
+    }
+
+    private Failure syntax(String msg, int idx) {
+        int pos = s.codePointCount(0, Math.min(idx, len)) + Math.max(0, idx - len);
+        int line = 1;
+        int lastNl = -1;
+        for (int i = 0; i < Math.min(idx, len); i++) {
+            if (s.charAt(i) == '\n') {
+                line++;
+                lastNl = i;
+            }
+        }
+        int col = lastNl < 0 ? pos + 1 : pos - s.codePointCount(0, lastNl);
+        String text = msg + ": line " + line + " column " + col + " (char " + pos + ")";
+        return new Failure("invalid JSON: " + (text.length() > 200 ? text.substring(0, 200) : text));
+    }
+
+    /**
+     * Scans one value at {@code idx} into {@code out[0]}; returns the index after it, or
+     * {@code -(idx + 1)} when no value starts there (Python's StopIteration(idx)).
+     */
+    private int value(int idx, Object[] out) throws Failure {
+        if (idx >= len) {
+            return -idx - 1;
+        }
+        char c = s.charAt(idx);
+        switch (c) {
+            case '"':
+                return string(idx + 1, out);
+            case '{':
+                return object(idx + 1, out);
+            case '[':
+                return array(idx + 1, out);
+            case 'n':
+                if (idx + 3 < len && s.startsWith("null", idx)) {
+                    out[0] = NULL;
+                    return idx + 4;
+                }
+                break;
+            case 't':
+                if (idx + 3 < len && s.startsWith("true", idx)) {
+                    out[0] = Boolean.TRUE;
+                    return idx + 4;
+                }
+                break;
+            case 'f':
+                if (idx + 4 < len && s.startsWith("false", idx)) {
+                    out[0] = Boolean.FALSE;
+                    return idx + 5;
+                }
+                break;
+            case 'N':
+                if (idx + 2 < len && s.startsWith("NaN", idx)) {
+                    throw new Failure("not finite: NaN literal (not JSON)");
+                }
+                break;
+            case 'I':
+                if (idx + 7 < len && s.startsWith("Infinity", idx)) {
+                    throw new Failure("not finite: Infinity literal (not JSON)");
+                }
+                break;
+            case '-':
+                if (idx + 8 < len && s.startsWith("-Infinity", idx)) {
+                    throw new Failure("not finite: -Infinity literal (not JSON)");
+                }
+                break;
+            default:
+                break;
+        }
+        return number(idx, out);
+    }
+
+    private static boolean digit(char c) {
+        return c >= '0' && c <= '9';
+    }
+
+    private int number(int start, Object[] out) throws Failure {
+        int end = len - 1;
+        int idx = start;
+        if (s.charAt(idx) == '-') {
+            idx++;
+            if (idx > end) {
+                return -start - 1;
+            }
+        }
+        char c = s.charAt(idx);
+        if (c >= '1' && c <= '9') {
+            idx++;
+            while (idx <= end && digit(s.charAt(idx))) {
+                idx++;
+            }
+        } else if (c == '0') {
+            idx++;
+        } else {
+            return -start - 1;
+        }
+        boolean isFloat = false;
+        if (idx < end && s.charAt(idx) == '.' && digit(s.charAt(idx + 1))) {
+            isFloat = true;
+            idx += 2;
+            while (idx <= end && digit(s.charAt(idx))) {
+                idx++;
+            }
+        }
+        if (idx < end && (s.charAt(idx) == 'e' || s.charAt(idx) == 'E')) {
+            int eStart = idx;
+            idx++;
+            if (idx < end && (s.charAt(idx) == '-' || s.charAt(idx) == '+')) {
+                idx++;
+            }
+            while (idx <= end && digit(s.charAt(idx))) {
+                idx++;
+            }
+            if (digit(s.charAt(idx - 1))) {
+                isFloat = true;
+            } else {
+                idx = eStart;
+            }
+        }
+        String literal = s.substring(start, idx);
+        if (isFloat) {
+            double v = Double.parseDouble(literal);
+            if (Double.isInfinite(v)) {
+                throw new Failure("number out of range: " + (literal.length() > 40 ? literal.substring(0, 40) : literal));
+            }
+            out[0] = v;
+        } else {
+            int digits = literal.length() - (literal.charAt(0) == '-' ? 1 : 0);
+            if (digits > MAX_INT_DIGITS) {
+                String msg = "Exceeds the limit (" + MAX_INT_DIGITS + " digits) for integer string conversion: "
+                        + "value has " + digits + " digits; use sys.set_int_max_str_digits() to increase the limit";
+                throw new Failure("invalid JSON: " + (msg.length() > 200 ? msg.substring(0, 200) : msg));
+            }
+            out[0] = new BigInteger(literal);
+        }
+        return idx;
+    }
+
+    private int hex4(int from) {
+        int c = 0;
+        for (int i = from; i < from + 4; i++) {
+            int d = Character.digit(s.charAt(i), 16);
+            char ch = s.charAt(i);
+            if (d < 0 || ch > 'f') {
+                return -1;
+            }
+            c = (c << 4) | d;
+        }
+        return c;
+    }
+
+    /** A string whose opening quote is at {@code end - 1}. */
+    private int string(int end, Object[] out) throws Failure {
+        int begin = end - 1;
+        StringBuilder sb = null;
+        while (true) {
+            int next = end;
+            char c = 0;
+            for (; next < len; next++) {
+                c = s.charAt(next);
+                if (c == '"' || c == '\\') {
+                    break;
+                }
+                if (c <= 0x1f) {
+                    throw syntax("Invalid control character at", next);
+                }
+            }
+            if (next >= len) {
+                throw syntax("Unterminated string starting at", begin);
+            }
+            if (c == '"' && sb == null) {
+                out[0] = s.substring(end, next);
+                return next + 1;
+            }
+            if (sb == null) {
+                sb = new StringBuilder(next - end + 16);
+            }
+            sb.append(s, end, next);
+            next++;
+            if (c == '"') {
+                end = next;
+                break;
+            }
+            if (next == len) {
+                throw syntax("Unterminated string starting at", begin);
+            }
+            c = s.charAt(next);
+            if (c != 'u') {
+                end = next + 1;
+                switch (c) {
+                    case '"': case '\\': case '/': break;
+                    case 'b': c = '\b'; break;
+                    case 'f': c = '\f'; break;
+                    case 'n': c = '\n'; break;
+                    case 'r': c = '\r'; break;
+                    case 't': c = '\t'; break;
+                    default:
+                        throw syntax("Invalid \\escape", end - 2);
+                }
+                sb.append(c);
+            } else {
+                next++;
+                end = next + 4;
+                if (end >= len) {
+                    throw syntax("Invalid \\uXXXX escape", next - 1);
+                }
+                int u = hex4(next);
+                if (u < 0) {
+                    throw syntax("Invalid \\uXXXX escape", end - 5);
+                }
+                sb.append((char) u);
+                if (Character.isHighSurrogate((char) u) && end + 6 < len
+                        && s.charAt(end) == '\\' && s.charAt(end + 1) == 'u') {
+                    int u2 = hex4(end + 2);
+                    if (u2 < 0) {
+                        throw syntax("Invalid \\uXXXX escape", end + 1);
+                    }
+                    if (Character.isLowSurrogate((char) u2)) {
+                        sb.append((char) u2);
+                        end += 6;
+                    }
+                }
+            }
+        }
+        out[0] = sb.toString();
+        return end;
+    }
+
+    private int object(int idx, Object[] out) throws Failure {
+        int end = len - 1;
+        List<String> keys = new ArrayList<>();
+        List<Object> values = new ArrayList<>();
+        idx = skipWs(idx);
+        Object[] slot = new Object[1];
+        if (idx > end || s.charAt(idx) != '}') {
+            while (true) {
+                if (idx > end || s.charAt(idx) != '"') {
+                    throw syntax("Expecting property name enclosed in double quotes", idx);
+                }
+                idx = string(idx + 1, slot);
+                keys.add((String) slot[0]);
+                idx = skipWs(idx);
+                if (idx > end || s.charAt(idx) != ':') {
+                    throw syntax("Expecting ':' delimiter", idx);
+                }
+                idx = skipWs(idx + 1);
+                int next = value(idx, slot);
+                if (next < 0) {
+                    throw syntax("Expecting value", -next - 1);
+                }
+                values.add(slot[0]);
+                idx = skipWs(next);
+                if (idx <= end && s.charAt(idx) == '}') {
+                    break;
+                }
+                if (idx > end || s.charAt(idx) != ',') {
+                    throw syntax("Expecting ',' delimiter", idx);
+                }
+                idx = skipWs(idx + 1);
+            }
+        }
+        Map<String, Object> obj = new LinkedHashMap<>(Math.max(4, keys.size() * 2));
+        Set<String> seen = new HashSet<>();
+        for (int i = 0; i < keys.size(); i++) {
+            String k = keys.get(i);
+            if (!seen.add(k)) {
+                throw new Failure("duplicate key: " + clip(k, 80));
+            }
+            obj.put(k, values.get(i));
+        }
+        out[0] = obj;
+        return idx + 1;
+    }
+
+    private int array(int idx, Object[] out) throws Failure {
+        int end = len - 1;
+        List<Object> items = new ArrayList<>();
+        idx = skipWs(idx);
+        Object[] slot = new Object[1];
+        if (idx > end || s.charAt(idx) != ']') {
+            while (true) {
+                int next = value(idx, slot);
+                if (next < 0) {
+                    throw syntax("Expecting value", -next - 1);
+                }
+                items.add(slot[0]);
+                idx = skipWs(next);
+                if (idx <= end && s.charAt(idx) == ']') {
+                    break;
+                }
+                if (idx > end || s.charAt(idx) != ',') {
+                    throw syntax("Expecting ',' delimiter", idx);
+                }
+                idx = skipWs(idx + 1);
+            }
+        }
+        out[0] = items;
+        return idx + 1;
+    }
+
+    // ---------------------------------------------------------------- writing (as Python's json.dumps)
+
+    /** Compact, ASCII-only JSON of a parsed value, byte for byte as Python's {@code json.dumps} writes it. */
+    public static String write(Object value) {
+        StringBuilder sb = new StringBuilder(128);
+        write(value, sb);
+        return sb.toString();
+    }
+
+    @SuppressWarnings("unchecked")
+    static void write(Object v, StringBuilder sb) {
+        if (v instanceof String) {
+            quote((String) v, sb);
+        } else if (v instanceof Map) {
+            sb.append('{');
+            boolean first = true;
+            for (Map.Entry<String, Object> e : ((Map<String, Object>) v).entrySet()) {
+                if (!first) {
+                    sb.append(',');
+                }
+                first = false;
+                quote(e.getKey(), sb);
+                sb.append(':');
+                write(e.getValue(), sb);
+            }
+            sb.append('}');
+        } else if (v instanceof List) {
+            sb.append('[');
+            boolean first = true;
+            for (Object item : (List<Object>) v) {
+                if (!first) {
+                    sb.append(',');
+                }
+                first = false;
+                write(item, sb);
+            }
+            sb.append(']');
+        } else if (v instanceof Double) {
+            sb.append(pyRepr((Double) v));
+        } else if (v == NULL) {
+            sb.append("null");
+        } else {
+            sb.append(v); // BigInteger, Long, Boolean
+        }
+    }
+
+    private static final char[] HEX = "0123456789abcdef".toCharArray();
+
+    /** A JSON string literal, ASCII-only (Python's ensure_ascii escaping, lowercase hex). */
+    public static void quote(String str, StringBuilder sb) {
+        sb.append('"');
+        for (int i = 0; i < str.length(); i++) {
+            char c = str.charAt(i);
+            if (c >= ' ' && c <= '~' && c != '\\' && c != '"') {
+                sb.append(c);
+                continue;
+            }
+            switch (c) {
+                case '\\': sb.append("\\\\"); break;
+                case '"': sb.append("\\\""); break;
+                case '\b': sb.append("\\b"); break;
+                case '\f': sb.append("\\f"); break;
+                case '\n': sb.append("\\n"); break;
+                case '\r': sb.append("\\r"); break;
+                case '\t': sb.append("\\t"); break;
+                default:
+                    sb.append("\\u").append(HEX[(c >> 12) & 0xf]).append(HEX[(c >> 8) & 0xf])
+                            .append(HEX[(c >> 4) & 0xf]).append(HEX[c & 0xf]);
+            }
+        }
+        sb.append('"');
+    }
+
+    /**
+     * A value for a dead-letter reason, as the Python reference's {@code _clip} gives it: strings
+     * JSON-quoted (first 64 characters), numbers as Python prints them, containers by kind; cut to
+     * {@code limit} characters.
+     */
+    public static String clip(Object value, int limit) {
+        String text;
+        if (value instanceof String) {
+            String str = (String) value;
+            int cps = str.codePointCount(0, str.length());
+            StringBuilder sb = new StringBuilder();
+            quote(cps > 64 ? str.substring(0, str.offsetByCodePoints(0, 64)) : str, sb);
+            text = sb.append(cps > 64 ? "..." : "").toString();
+        } else if (value instanceof Map) {
+            text = "an object";
+        } else if (value instanceof List) {
+            text = "an array";
+        } else if (value instanceof Double) {
+            text = pyRepr((Double) value);
+        } else {
+            text = String.valueOf(value); // null, booleans, integers
+        }
+        return text.length() <= limit ? text : text.substring(0, limit - 3) + "...";
+    }
+
+    /** Python's {@code repr(float)}: the shortest digits that read back as {@code v}, Python's layout. */
+    public static String pyRepr(double v) {
+        if (v == 0) {
+            return (Double.doubleToRawLongBits(v) < 0) ? "-0.0" : "0.0";
+        }
+        String digits;
+        int decpt; // v = 0.<digits> x 10^decpt
+        String js = Double.toString(Math.abs(v));
+        int e = js.indexOf('E');
+        String mant = e < 0 ? js : js.substring(0, e);
+        int exp = e < 0 ? 0 : Integer.parseInt(js.substring(e + 1));
+        int dot = mant.indexOf('.');
+        String all = mant.substring(0, dot) + mant.substring(dot + 1);
+        decpt = dot + exp;
+        int lead = 0;
+        while (lead < all.length() - 1 && all.charAt(lead) == '0') {
+            lead++;
+        }
+        all = all.substring(lead);
+        decpt -= lead;
+        int trail = all.length();
+        while (trail > 1 && all.charAt(trail - 1) == '0') {
+            trail--;
+        }
+        digits = all.substring(0, trail);
+        if (digits.length() > 15 || Math.abs(v) < 1e-290) {
+            // JDK 17's Double.toString may give more digits than needed (JDK-4511638: long outputs and
+            // subnormals): find the shortest that read back as v
+            BigDecimal exact = new BigDecimal(Math.abs(v));
+            for (int p = 1; p <= 17; p++) {
+                BigDecimal r = exact.round(new MathContext(p, RoundingMode.HALF_EVEN));
+                if (r.doubleValue() == Math.abs(v)) {
+                    String u = r.unscaledValue().toString();
+                    decpt = u.length() - r.scale();
+                    int t = u.length();
+                    while (t > 1 && u.charAt(t - 1) == '0') {
+                        t--;
+                    }
+                    digits = u.substring(0, t);
+                    break;
+                }
+            }
+        }
+        StringBuilder sb = new StringBuilder(24);
+        if (v < 0) {
+            sb.append('-');
+        }
+        int n = digits.length();
+        if (decpt <= -4 || decpt > 16) {
+            sb.append(digits.charAt(0));
+            if (n > 1) {
+                sb.append('.').append(digits, 1, n);
+            }
+            int x = decpt - 1;
+            sb.append('e').append(x < 0 ? '-' : '+');
+            int ax = Math.abs(x);
+            if (ax < 10) {
+                sb.append('0');
+            }
+            sb.append(ax);
+        } else if (decpt <= 0) {
+            sb.append("0.");
+            for (int i = 0; i < -decpt; i++) {
+                sb.append('0');
+            }
+            sb.append(digits);
+        } else if (decpt >= n) {
+            sb.append(digits);
+            for (int i = n; i < decpt; i++) {
+                sb.append('0');
+            }
+            sb.append(".0");
+        } else {
+            sb.append(digits, 0, decpt).append('.').append(digits, decpt, n);
+        }
+        return sb.toString();
+    }
+}

@@ -1,0 +1,88 @@
+package com.iotanomaly.records;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+
+import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.Test;
+
+/**
+ * The JVM parser against the shared vectors ({@code tests/vectors/readings.jsonl}), whose expected
+ * results come from the Python reference: same verdict, reason, canonical line, fields, dead letter.
+ */
+public class ReadingsVectorsTest {
+
+    private static final Path VECTORS = Paths.get("tests", "vectors", "readings.jsonl");
+
+    static String recordOf(Object stored) {
+        if (stored == StrictJson.NULL) {
+            return null;
+        }
+        if (stored instanceof String) {
+            return (String) stored;
+        }
+        StringBuilder sb = new StringBuilder();
+        for (Object run : (List<?>) ((Map<?, ?>) stored).get("runs")) {
+            List<?> pair = (List<?>) run;
+            String chunk = (String) pair.get(0);
+            int n = ((BigInteger) pair.get(1)).intValueExact();
+            for (int i = 0; i < n; i++) {
+                sb.append(chunk);
+            }
+        }
+        return sb.toString();
+    }
+
+    @Test
+    public void everyVectorGivesTheReferenceResult() throws Exception {
+        List<String> lines = Files.readAllLines(VECTORS, StandardCharsets.UTF_8);
+        List<String> failures = new ArrayList<>();
+        int checked = 0;
+        for (String line : lines) {
+            if (line.isEmpty()) {
+                continue;
+            }
+            @SuppressWarnings("unchecked")
+            Map<String, Object> v = (Map<String, Object>) StrictJson.parse(line);
+            String record = recordOf(v.get("record"));
+            long now = ((BigInteger) v.get("now_ms")).longValueExact();
+            long maxFuture = ((BigInteger) v.get("max_future_ms")).longValueExact();
+            @SuppressWarnings("unchecked")
+            Map<String, Object> expected = (Map<String, Object>) v.get("expected");
+            @SuppressWarnings("unchecked")
+            Map<String, Object> actual = (Map<String, Object>) StrictJson.parse(
+                    ParseCli.resultJson(Readings.parse(record, now, maxFuture), record, now));
+            if (expected.get("dead_letter") == StrictJson.NULL) {
+                actual.put("dead_letter", StrictJson.NULL); // long records: not stored in the file
+            }
+            if (!expected.equals(actual)) {
+                failures.add(v.get("name") + "\n  expected " + StrictJson.write(expected)
+                        + "\n  actual   " + StrictJson.write(actual));
+            }
+            checked++;
+        }
+        assertTrue("too few vectors: " + checked, checked > 100);
+        assertEquals(failures.size() + " of " + checked + " vectors differ:\n" + String.join("\n", failures),
+                0, failures.size());
+    }
+
+    @Test
+    public void pythonFloatReprs() {
+        assertEquals("1e+16", StrictJson.pyRepr(1e16));
+        assertEquals("1000000000000000.0", StrictJson.pyRepr(1e15));
+        assertEquals("1e-05", StrictJson.pyRepr(1e-5));
+        assertEquals("0.0001", StrictJson.pyRepr(1e-4));
+        assertEquals("-0.0", StrictJson.pyRepr(-0.0));
+        assertEquals("1.2345678901234568e+17", StrictJson.pyRepr(123456789012345678.0));
+        assertEquals("5e-324", StrictJson.pyRepr(Double.MIN_VALUE));
+        assertEquals("0.30000000000000004", StrictJson.pyRepr(0.1 + 0.2));
+        assertEquals("64.2", StrictJson.pyRepr(64.2));
+    }
+}
