@@ -5,8 +5,8 @@ cannot be the bottleneck). Each stage is the same graph cut after that stage wit
 sink, so the differences show what each stage costs:
 
     source   read the file (JVM only)
-    parse    + parse/validate UDF (Python) and the valid/dead-letter split
-    windows  + event time, per-series micro-batches and window statistics (JVM)
+    parse    + parse/validate (JVM function, com.iotanomaly.records) and the valid/dead-letter split
+    windows  + per-device micro-batches (arrival order) and event-time window statistics (JVM)
     detect   + per-series detection with keyed state (Python)
     full     + every sink: gzip archive to a local folder (Timestream and SNS off: no AWS here)
 

@@ -45,7 +45,7 @@ class DemoSettings:
     seed: int = 42
     malformed_share: float = 0.01
     anomalies: int = 15
-    batch_window_ms: int = 5000
+    batch_window_ms: int = 1000
     silence_timeout_ms: int = 15_000
     checkpoint_interval_ms: int = 5_000
     catch_up_timeout_s: float = 180.0

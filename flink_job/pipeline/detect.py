@@ -1,11 +1,16 @@
-"""Flink adapter: per-device detection over event-time micro-batches.
+"""Flink adapter: per-device detection over micro-batches, in arrival order.
 
-The JVM groups each device's readings into short tumbling windows (``batch_window_ms``), so one
-call into Python carries every reading of every sensor of that device in the window; PyFlink's
-per-element cost is paid once per device and window instead of once per reading. The
-pure-Python ``SeriesMonitor`` (one per sensor) does the detection; the device's monitors live in
-Flink keyed state, checkpointed. One event-time timer per device raises the silent-device check
-and, much later, drops the state of a device that has disappeared (TTL done with a timer:
+The JVM groups each device's readings into micro-batches (``DeviceMicroBatcher``: at most
+``batch_window_ms`` of processing time; a watermark waits for the readings before it, and no
+batch spans a checkpoint barrier), so one
+call into Python carries every reading of every sensor of that device in the batch; PyFlink's
+per-element cost is paid once per device and batch instead of once per reading. Detection does
+not wait for event time: the watermark only drives the silence checks.
+
+The pure-Python ``SeriesMonitor`` (one per sensor) does the detection; the device's monitors live
+in Flink keyed state, checkpointed. One event-time timer per device raises the silent-device check
+(armed once, re-armed lazily when it fires: not moved per batch, each move a round trip to the
+JVM) and, much later, drops the state of a device that has disappeared (TTL done with a timer:
 PyFlink's state TTL bypasses its state cache and costs ~3x). A reading that ends a silence the
 timer has not raised yet raises it first (``detect_batch``): in catch-up one watermark step can
 leap past both, and the reading's batch reaches the operator before the watermark does.
@@ -55,13 +60,14 @@ class DeviceMonitors:
     multivariate model commissions afresh), anything else starts the device afresh; both are logged.
     """
 
-    __slots__ = ("device_id", "core", "last_ts", "stall_timer")
+    __slots__ = ("device_id", "core", "last_ts", "stall_timer", "silence_timer")
 
     def __init__(self, device_id: str, core: DeviceMonitor) -> None:
         self.device_id = device_id
         self.core = core
         self.last_ts = -1
         self.stall_timer = 0  # the pending processing-time timer (wall-clock ms), 0: none
+        self.silence_timer = 0  # the pending event-time silence check, 0: none
 
     @property
     def monitors(self) -> dict[str, SeriesMonitor]:
@@ -73,6 +79,7 @@ class DeviceMonitors:
             "device_id": self.device_id,
             "last_ts": self.last_ts,
             "stall_timer": self.stall_timer,
+            "silence_timer": self.silence_timer,
             "device": self.core.to_state(),
         }
 
@@ -97,6 +104,7 @@ class DeviceMonitors:
             dev = cls(device_id, core)
             dev.last_ts = int(state["last_ts"])
             dev.stall_timer = int(state.get("stall_timer", 0))  # absent in states written before it
+            dev.silence_timer = int(state.get("silence_timer", 0))
             return dev
         except Exception as exc:  # noqa: BLE001 - a state we cannot read must not fail the job
             LOG.warning("device %s: unreadable detector state (%s); its baseline starts afresh",
@@ -202,18 +210,18 @@ class DetectAnomalies(KeyedProcessFunction):
         self._last_input_ms = _wall_ms()
         dev = self._state.value() or DeviceMonitors(
             value[0], DeviceMonitor(value[0], self._detection, self._thresholds, self._baseline))
-        previous = dev.last_ts
         columns = {s: value[2 + i] for i, s in enumerate(SENSORS)}
         yield from detect_batch(dev, value[1], columns, self._with_readings)
         timers = ctx.timer_service()
         if dev.stall_timer == 0:
             dev.stall_timer = self._last_input_ms + self._detection.silence_timeout_ms
             timers.register_processing_time_timer(dev.stall_timer)
+        if dev.silence_timer == 0 and dev.last_ts >= 0:
+            # One pending silence check per device, re-armed lazily when it fires (on_timer): not a
+            # timer deleted and registered per batch, each a round trip to the JVM.
+            dev.silence_timer = dev.last_ts + self._detection.silence_timeout_ms
+            timers.register_event_time_timer(dev.silence_timer)
         self._state.update(dev)
-        if dev.last_ts != previous:
-            if previous >= 0:
-                timers.delete_event_time_timer(previous + self._detection.silence_timeout_ms)
-            timers.register_event_time_timer(dev.last_ts + self._detection.silence_timeout_ms)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
         dev = self._state.value()
@@ -227,9 +235,20 @@ class DetectAnomalies(KeyedProcessFunction):
         if timestamp >= dev.last_ts + self._ttl_ms:
             self._state.clear()  # gone for longer than the state TTL
             return
+        if timestamp != dev.silence_timer and dev.silence_timer != 0:
+            return  # the state TTL's timer of an earlier silence; the device has reported since
+        # A silence check (or, with no check pending, a timer restored from an older state).
+        stale = timestamp != dev.silence_timer
+        dev.silence_timer = 0
+        deadline = dev.last_ts + self._detection.silence_timeout_ms
+        if timestamp < deadline:  # readings came since the check was armed: re-arm at the deadline
+            dev.silence_timer = deadline
+            ctx.timer_service().register_event_time_timer(deadline)
+            self._state.update(dev)
+            return
         row = silence_row(dev, timestamp, "")
         self._state.update(dev)
-        if row is not None:
+        if row is not None and (row.alert or not stale):
             yield row
             ctx.timer_service().register_event_time_timer(dev.last_ts + self._ttl_ms)
 

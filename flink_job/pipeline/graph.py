@@ -4,7 +4,7 @@ raw records (Kinesis, or a recorded file for replays), event time + watermarks p
   -> parse_reading (JVM scalar function)          -> dead letters (S3)
   -> valid readings, canonical JSON lines         -> raw archive (S3)
   -> one row per (device, sensor) reading (JVM)
-     -> micro-batches per series (JVM window)     -> DetectAnomalies (Python, keyed state)
+     -> micro-batches per device (JVM, arrival order) -> DetectAnomalies (Python, keyed state)
           -> anomalies (S3), Timestream anomalies table, SNS alerts (onsets only)
      -> 1-minute statistics per series (JVM)      -> Timestream readings table
 """
@@ -152,17 +152,28 @@ def window_stage(t_env: StreamTableEnvironment, p: PipelineConfig) -> tuple[Data
 
     A batch holds aligned arrays: timestamps and one value array per sensor, NaN where the
     device did not report that sensor (valid readings are finite, so NaN is free as a marker).
+    Batches are cut in arrival order by ``DeviceMicroBatcher`` (``connectors/java``) after at most
+    ``batch_window_ms`` of processing time, not by event-time windows: detection does not wait for
+    the watermark. The batcher holds a watermark back until the readings before it have left, and
+    empties itself before each checkpoint barrier (so it keeps no state).
     """
-    batch_s = f"{p.batch_window_ms / 1000:.3f}"
+    from pyflink.java_gateway import get_gateway
+
     agg_s = str(p.aggregate_window_s)
-    sensor_arrays = ", ".join(f"ARRAY_AGG(COALESCE({s}, CAST('NaN' AS DOUBLE))) AS {s}_list" for s in SENSORS)
-    batches = t_env.to_data_stream(
-        t_env.sql_query(
-            f"SELECT device_id, ARRAY_AGG(ts) AS ts_list, {sensor_arrays} "
-            f"FROM TABLE(TUMBLE(TABLE valid_readings, DESCRIPTOR(rowtime), INTERVAL '{batch_s}' SECOND)) "
-            "GROUP BY device_id, window_start, window_end"
-        )
+    readings = t_env.to_data_stream(
+        t_env.sql_query(f"SELECT device_id, ts, {', '.join(SENSORS)} FROM valid_readings"))
+    gateway = get_gateway()
+    names = gateway.new_array(gateway.jvm.String, len(SENSORS))
+    for i, s in enumerate(SENSORS):
+        names[i] = s
+    batcher = gateway.jvm.com.iotanomaly.batching.DeviceMicroBatcher
+    j_batches = (
+        readings._j_data_stream.transform(
+            "device-micro-batches", batcher.outputType(names),
+            batcher(len(SENSORS), p.batch_max_readings, p.batch_window_ms))
+        .uid("device-micro-batches")
     )
+    batches = DataStream(j_batches)  # (device_id, batch) pairs, keyed in detect_stage
     aggregates = t_env.to_data_stream(
         t_env.sql_query(
             # the columns are WindowStats' fields, by name (the sinks read them so)
@@ -186,8 +197,18 @@ def detect_stage(batches: DataStream, cfg: AppConfig) -> DataStream:
     detect = DetectAnomalies(
         cfg.detection, cfg.thresholds, cfg.pipeline.state_ttl_hours, with_readings, cfg.baseline
     )
+    from pyflink.common.typeinfo import _from_java_type
+    from pyflink.datastream.data_stream import KeyedStream
+    from pyflink.java_gateway import get_gateway
+
+    # The batcher emits (key, batch) pairs, the form PyFlink's key_by builds with a Python map;
+    # keyed here in the JVM, so no batch crosses into Python twice.
+    j_pairs = batches._j_data_stream
+    key_type = Types.ROW([Types.STRING()]).get_java_type_info()
+    j_keyed = j_pairs.keyBy(get_gateway().jvm.KeyByKeySelector(), key_type)
+    batch_type = _from_java_type(j_pairs.getType().getTypeAt(1))
     return (
-        batches.key_by(lambda r: r[0], key_type=Types.STRING())
+        KeyedStream(j_keyed, batch_type, batches)
         .process(detect, ANOMALY_TYPE)
         .name("detect-anomalies")
         .uid("detect-anomalies")
@@ -207,7 +228,13 @@ def build_graph(
     if until not in STAGES:
         raise ValueError(f"until must be one of {STAGES}, got {until!r}")
     stop = STAGES.index(until)
-    graph = JobGraph(raw=raw if raw is not None else build_source(env, cfg))
+    raw = raw if raw is not None else build_source(env, cfg)
+    # The source runs alone in its thread. Chained to it, the parse and everything after would
+    # count as the source's time in Flink's per-split idleness clock (FLINK-40234): emitting one
+    # shard's fetched batch through them could outlast idle_timeout_ms, mark the other shard
+    # idle, jump the watermark past it and make its readings late (a restore's catch-up did).
+    raw.disable_chaining()
+    graph = JobGraph(raw=raw)
     if stop >= 1:
         parse_stage(t_env, graph.raw, cfg.pipeline)
         graph.valid_lines, graph.dead_letters, graph.late_readings = split_stage(t_env)

@@ -284,9 +284,11 @@ def test_rescale_2_4_1_from_savepoints_keeps_every_reading_and_detector_state(cl
     props = write_properties(cluster, tmp_path, "p2", groups, 2)
     job = cluster.submit(props, parallelism=2, jar=JAR, code_root=CODE_ROOT)
     cluster.wait_all_running(job)
-    producer = Producer(aws, stream, rate=250.0, duration_s=100.0, seed=23, malformed=0.01).start()
+    # long enough that both stops come while it still sends, even on a slow machine
+    producer = Producer(aws, stream, rate=250.0, duration_s=150.0, seed=23, malformed=0.01).start()
 
-    cuts: list[int] = []  # wall-clock ms of each stop: later readings are processed by the next run
+    # (wall-clock ms of each stop, records sent by then): later readings are processed by the next run
+    cuts: list[tuple[int, int]] = []
     committed = 0  # records in the archive when the previous run stopped
     for parallelism, after_sent in ((4, 5000), (1, 12000)):
 
@@ -298,7 +300,7 @@ def test_rescale_2_4_1_from_savepoints_keeps_every_reading_and_detector_state(cl
 
         wait_until(this_run_worked, 150, f"{after_sent} records sent and committed by job {job}", every_s=1.0)
         savepoint = cluster.stop_with_savepoint(job, drain=False)
-        cuts.append(int(time.time() * 1000))
+        cuts.append((int(time.time() * 1000), producer.sent))
         committed = sum(map(len, archived(aws, prefix)))
         log(f"stopped: {producer.sent} sent, {committed} committed; {savepoint} -> p={parallelism}")
         props = write_properties(cluster, tmp_path, f"p{parallelism}", groups, parallelism)
@@ -325,7 +327,9 @@ def test_rescale_2_4_1_from_savepoints_keeps_every_reading_and_detector_state(cl
         # warm-up once, at the very start, and never again (a lost state would warm up anew)
         if zeros != list(range(MIN_POINTS)):
             fresh_starts[key] = zeros[:40]
-        for cut in cuts:
+        for cut, sent_by_then in cuts:
+            if sent_by_then >= sent:
+                continue  # the producer had finished: the next run had nothing new to process
             after = [s for t, s in scores.items() if t > cut]
             assert after, f"{key}: no reading processed after the restore at {cut}"
     assert not fresh_starts, f"series that warmed up again (zero-score positions): {fresh_starts}"

@@ -1,0 +1,116 @@
+package com.iotanomaly.batching;
+
+import static org.junit.Assert.assertArrayEquals;
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.flink.streaming.api.watermark.Watermark;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.util.OneInputStreamOperatorTestHarness;
+import org.apache.flink.types.Row;
+import org.junit.Test;
+
+/** The micro-batcher on Flink's operator test harness: what leaves when, and in which order. */
+public class DeviceMicroBatcherTest {
+
+    private static OneInputStreamOperatorTestHarness<Row, Row> harness(int maxReadings, long intervalMs)
+            throws Exception {
+        OneInputStreamOperatorTestHarness<Row, Row> h =
+                new OneInputStreamOperatorTestHarness<>(new DeviceMicroBatcher(2, maxReadings, intervalMs));
+        h.setProcessingTime(0);
+        h.open();
+        return h;
+    }
+
+    private static StreamRecord<Row> reading(String device, long ts, Double a, Double b) {
+        return new StreamRecord<>(Row.of(device, ts, a, b), ts);
+    }
+
+    /** Batches and watermarks in output order: a Row is (device, batch), a Long a watermark. */
+    private static List<Object> drain(OneInputStreamOperatorTestHarness<Row, Row> h) {
+        List<Object> out = new ArrayList<>();
+        for (Object o : h.getOutput()) {
+            if (o instanceof Watermark) {
+                out.add(((Watermark) o).getTimestamp());
+            } else if (o instanceof StreamRecord) {
+                out.add(((StreamRecord<?>) o).getValue());
+            }
+        }
+        h.getOutput().clear();
+        return out;
+    }
+
+    @Test
+    public void readingsOfADeviceLeaveTogetherInArrivalOrderAfterTheInterval() throws Exception {
+        OneInputStreamOperatorTestHarness<Row, Row> h = harness(1000, 200);
+        h.processElement(reading("d-1", 5_000, 1.0, null));
+        h.processElement(reading("d-2", 4_000, 7.0, 8.0));
+        h.processElement(reading("d-1", 3_000, 2.0, 3.0)); // out of order: kept in arrival order
+        h.setProcessingTime(199);
+        assertTrue(drain(h).isEmpty());
+        h.setProcessingTime(200);
+        List<Object> out = drain(h);
+        assertEquals(2, out.size());
+        Row first = (Row) out.get(0);
+        assertEquals("d-1", first.getField(0));
+        Row batch = (Row) first.getField(1);
+        assertEquals("d-1", batch.getField(0));
+        assertArrayEquals(new Long[] {5_000L, 3_000L}, (Long[]) batch.getField(1));
+        Double[] a = (Double[]) batch.getField(2);
+        Double[] b = (Double[]) batch.getField(3);
+        assertArrayEquals(new Double[] {1.0, 2.0}, a);
+        assertTrue(Double.isNaN(b[0]) && b[1] == 3.0); // not reported: NaN
+        assertEquals("d-2", ((Row) out.get(1)).getField(0));
+        h.close();
+    }
+
+    @Test
+    public void aFullBufferLeavesAtOnce() throws Exception {
+        OneInputStreamOperatorTestHarness<Row, Row> h = harness(3, 10_000);
+        h.processElement(reading("d-1", 1, 1.0, 1.0));
+        h.processElement(reading("d-2", 2, 1.0, 1.0));
+        assertTrue(drain(h).isEmpty());
+        h.processElement(reading("d-1", 3, 1.0, 1.0));
+        assertEquals(2, drain(h).size());
+        h.close();
+    }
+
+    @Test
+    public void aWatermarkWaitsForTheBufferedReadingsAndThenFollowsThem() throws Exception {
+        OneInputStreamOperatorTestHarness<Row, Row> h = harness(1000, 500);
+        h.processWatermark(new Watermark(10)); // nothing buffered: passes at once
+        assertEquals(List.of(10L), drain(h));
+        h.processElement(reading("d-1", 100, 1.0, 1.0));
+        h.processWatermark(new Watermark(50));
+        h.processWatermark(new Watermark(90));
+        assertTrue("held while readings are buffered", drain(h).isEmpty());
+        h.setProcessingTime(500);
+        List<Object> out = drain(h);
+        assertEquals(2, out.size());
+        assertTrue(out.get(0) instanceof Row);
+        assertEquals(90L, out.get(1)); // the newest held watermark, after the batch
+        h.close();
+    }
+
+    @Test
+    public void nothingIsBufferedAtACheckpointOrAtTheEnd() throws Exception {
+        OneInputStreamOperatorTestHarness<Row, Row> h = harness(1000, 60_000);
+        h.processElement(reading("d-1", 1, 1.0, 1.0));
+        h.prepareSnapshotPreBarrier(1);
+        assertEquals(1, drain(h).size());
+        h.processElement(reading("d-2", 2, 1.0, 1.0));
+        h.endInput();
+        h.getOneInputOperator().finish();
+        assertEquals(1, drain(h).size());
+        h.close();
+    }
+
+    @Test
+    public void theOutputTypeIsTheKeyAndBatchPairPyFlinkExpects() {
+        assertEquals("Row(f0: String, f1: Row(device_id: String, ts_list: BasicArrayTypeInfo<Long>, a_list: BasicArrayTypeInfo<Double>, "
+                + "b_list: BasicArrayTypeInfo<Double>))",
+                DeviceMicroBatcher.outputType(new String[] {"a", "b"}).toString());
+    }
+}
