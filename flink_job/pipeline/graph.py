@@ -14,7 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pyflink.common import Types
+from pyflink.common.typeinfo import _from_java_type
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
+from pyflink.datastream.data_stream import KeyedStream
+from pyflink.java_gateway import get_gateway
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table
 from pyflink.table.expressions import col
 from pyflink.table.types import _to_java_data_type
@@ -157,8 +160,6 @@ def window_stage(t_env: StreamTableEnvironment, p: PipelineConfig) -> tuple[Data
     the watermark. The batcher holds a watermark back until the readings before it have left, and
     empties itself before each checkpoint barrier (so it keeps no state).
     """
-    from pyflink.java_gateway import get_gateway
-
     agg_s = str(p.aggregate_window_s)
     readings = t_env.to_data_stream(
         t_env.sql_query(f"SELECT device_id, ts, {', '.join(SENSORS)} FROM valid_readings"))
@@ -197,10 +198,6 @@ def detect_stage(batches: DataStream, cfg: AppConfig) -> DataStream:
     detect = DetectAnomalies(
         cfg.detection, cfg.thresholds, cfg.pipeline.state_ttl_hours, with_readings, cfg.baseline
     )
-    from pyflink.common.typeinfo import _from_java_type
-    from pyflink.datastream.data_stream import KeyedStream
-    from pyflink.java_gateway import get_gateway
-
     # The batcher emits (key, batch) pairs, the form PyFlink's key_by builds with a Python map;
     # keyed here in the JVM, so no batch crosses into Python twice.
     j_pairs = batches._j_data_stream

@@ -80,7 +80,7 @@ public final class Readings {
 
     /** (text, null) for a text record, (null, base64) for a framed record that is not UTF-8. */
     private static String[] unframe(String raw) {
-        if (!raw.startsWith(RecordText.BINARY_PREFIX)) {
+        if (!RecordText.isBinary(raw)) {
             return new String[] {raw, null};
         }
         String b64 = raw.substring(RecordText.BINARY_PREFIX.length());
