@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
 import inspect
 import math
 from collections.abc import Mapping
@@ -30,10 +31,20 @@ NOVELTY_SCOPES = ("detector", "series")
 SHARED_PARAMS = ("min_points",)  # one key for every detector that has the parameter
 
 
-def detector_keys(cls: type[Detector]) -> list[tuple[str, inspect.Parameter]]:
-    """(key in the detection group, constructor parameter) of one detector's own parameters."""
+@functools.lru_cache(maxsize=64)  # not functools.cache (3.9+): the core runs on 3.8 (Zeppelin)
+def detector_keys(cls: type[Detector]) -> tuple[tuple[str, inspect.Parameter], ...]:
+    """(key in the detection group, constructor parameter) of one detector's own parameters.
+
+    Cached: every restored series builds its detectors, and ``inspect.signature`` was 80% of a restore.
+    """
     params = list(inspect.signature(cls.__init__).parameters.values())[1:]
-    return [(f"{cls.name}_{p.name.rstrip('_')}", p) for p in params if p.name not in SHARED_PARAMS]
+    return tuple((f"{cls.name}_{p.name.rstrip('_')}", p) for p in params if p.name not in SHARED_PARAMS)
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_params(cls: type[Detector]) -> tuple[str, ...]:
+    accepted = inspect.signature(cls.__init__).parameters
+    return tuple(k for k in SHARED_PARAMS if k in accepted)
 
 
 @dataclass(frozen=True)
@@ -149,8 +160,7 @@ class _Detection:
         """Constructor arguments of detector ``name`` (also for its ``from_state``)."""
         cls = DETECTOR_CLASSES[name]
         params = {p.name: getattr(self, key) for key, p in detector_keys(cls)}
-        accepted = inspect.signature(cls.__init__).parameters
-        params.update({k: getattr(self, k) for k in SHARED_PARAMS if k in accepted})
+        params.update({k: getattr(self, k) for k in _shared_params(cls)})
         return params
 
     @classmethod

@@ -22,6 +22,7 @@ The model learns only readings judged normal by every part (no open episode, sco
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Mapping
@@ -66,8 +67,11 @@ class DeviceVerdict:
         return any(v.alert for v in self.parts.values())
 
 
+@functools.lru_cache(maxsize=256)
 def for_channels(detection: DetectionConfig, channels: int) -> DetectionConfig:
-    """The per-sensor config of a device with `channels` sensors (univariate z50s raised with ln d)."""
+    """The per-sensor config of a device with `channels` sensors (univariate z50s raised with ln d).
+
+    Cached: one validated copy per (config, sensor count), not one per device restored."""
     if channels <= 1:
         return detection
     extra = 2.0 * math.log(channels)
