@@ -96,6 +96,9 @@ class SinkConfig:
                                      key="cloudwatch.namespace")
     aws_region: str = setting("eu-central-1", "region of the sinks' AWS services", key="aws.region")
     flush_interval_ms: int = setting(1_000, "a writer's partly filled batch is sent after this long")
+    alerts_flush_interval_ms: int = setting(
+        0, "the same for SNS alerts; 0: each alert is published as it leaves detection (alerts are onsets, "
+        "so few, and every wait here is alert latency)", key="sns.flush_interval_ms")
 
     def validate(self, group: str) -> None:
         if self.timeseries_store == "influxdb":
@@ -113,6 +116,10 @@ class SinkConfig:
         if self.archive_path and not self.archive_path.startswith(("s3://", "file://")):
             raise ConfigError(
                 group, "s3.archive_path", f"must start with s3:// or file://: {self.archive_path!r}")
+        for key, value in (("flush_interval_ms", self.flush_interval_ms),
+                           ("sns.flush_interval_ms", self.alerts_flush_interval_ms)):
+            if value < 0:
+                raise ConfigError(group, key, f"must be >= 0, got {value}")
         if self.alerts_topic_arn and not self.alerts_topic_arn.startswith("arn:"):
             raise ConfigError(group, "sns.alerts_topic_arn", f"not an ARN: {self.alerts_topic_arn!r}")
 

@@ -37,7 +37,7 @@ from flink_job.core.detection.device import DEVICE, DeviceMonitor
 from flink_job.core.detection.monitor import SeriesMonitor, Verdict
 from flink_job.core.outputs import Anomaly, ScoredReading
 from flink_job.core.records import SENSORS
-from flink_job.pipeline.outputs import READING_TYPE, to_row
+from flink_job.pipeline.outputs import ALERT_PAIR_TYPE, READING_TYPE, bucket_of, to_row
 
 LOG = logging.getLogger(__name__)
 END_OF_TIME = 2**63 - 1
@@ -46,6 +46,10 @@ DEVICE_STATE_VERSION = 2
 
 # Every reading with its verdict, when the time-series store keeps readings (timestream.mode=readings).
 READINGS = OutputTag("readings", READING_TYPE)
+# Every alert onset again, as (sink bucket, row), when alerts are published (SNS, CloudWatch): keyed
+# in the JVM straight into their writers, not filtered out of the anomalies by another Python operator
+# (each Python operator on the way holds a row for up to one bundle: alert latency).
+ALERTS = OutputTag("alerts", ALERT_PAIR_TYPE)
 
 # Configs for restoring pickled state on a worker; set in DetectAnomalies.open().
 _CONFIGS: dict[str, Any] = {}
@@ -191,12 +195,14 @@ class DetectAnomalies(KeyedProcessFunction):
         state_ttl_hours: int,
         with_readings: bool = False,
         baseline: BaselineConfig | None = None,
+        with_alerts: bool = False,
     ) -> None:
         self._detection = detection
         self._thresholds = thresholds
         self._baseline = baseline or BaselineConfig()
         self._ttl_ms = state_ttl_hours * 3_600_000
         self._with_readings = with_readings
+        self._with_alerts = with_alerts
         self._state = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
@@ -211,7 +217,7 @@ class DetectAnomalies(KeyedProcessFunction):
         dev = self._state.value() or DeviceMonitors(
             value[0], DeviceMonitor(value[0], self._detection, self._thresholds, self._baseline))
         columns = {s: value[2 + i] for i, s in enumerate(SENSORS)}
-        yield from detect_batch(dev, value[1], columns, self._with_readings)
+        yield from self._out(detect_batch(dev, value[1], columns, self._with_readings))
         timers = ctx.timer_service()
         if dev.stall_timer == 0:
             dev.stall_timer = self._last_input_ms + self._detection.silence_timeout_ms
@@ -223,7 +229,17 @@ class DetectAnomalies(KeyedProcessFunction):
             timers.register_event_time_timer(dev.silence_timer)
         self._state.update(dev)
 
+    def _out(self, rows: Any):
+        """The rows, each alert onset followed by its (bucket, row) pair on ``ALERTS``."""
+        for row in rows:
+            yield row
+            if self._with_alerts and isinstance(row, Row) and row.alert:
+                yield ALERTS, Row(bucket_of(row.device_id), row)
+
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
+        yield from self._out(self._on_timer(timestamp, ctx))
+
+    def _on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
         dev = self._state.value()
         if ctx.time_domain() == TimeDomain.PROCESSING_TIME:
             yield from self._on_stall_timer(dev, ctx)

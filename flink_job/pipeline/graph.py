@@ -5,7 +5,8 @@ raw records (Kinesis, or a recorded file for replays), event time + watermarks p
   -> valid readings, canonical JSON lines         -> raw archive (S3)
   -> one row per (device, sensor) reading (JVM)
      -> micro-batches per device (JVM, arrival order) -> DetectAnomalies (Python, keyed state)
-          -> anomalies (S3), Timestream anomalies table, SNS alerts (onsets only)
+          -> anomalies (S3), Timestream anomalies table
+          -> alert onsets (side output, keyed in the JVM) -> SNS, CloudWatch counts
      -> 1-minute statistics per series (JVM)      -> Timestream readings table
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pyflink.common import Types
-from pyflink.common.typeinfo import _from_java_type
+from pyflink.common.typeinfo import TypeInformation, _from_java_type
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.data_stream import KeyedStream
 from pyflink.java_gateway import get_gateway
@@ -24,10 +25,11 @@ from pyflink.table.types import _to_java_data_type
 
 from connectors.files import gzip_lines_file_sink
 from flink_job.config import AppConfig, PipelineConfig
+from flink_job.core.detection.config import ThresholdConfig
 from flink_job.core.records import SENSORS
 from flink_job.pipeline import sinks
-from flink_job.pipeline.detect import READINGS, DetectAnomalies
-from flink_job.pipeline.outputs import ANOMALY_TYPE
+from flink_job.pipeline.detect import ALERTS, READINGS, DetectAnomalies
+from flink_job.pipeline.outputs import ANOMALY_TYPE, side_output
 
 
 @dataclass
@@ -150,7 +152,9 @@ def split_stage(t_env: StreamTableEnvironment) -> tuple[DataStream, DataStream, 
     return valid_lines, dead_letters, late
 
 
-def window_stage(t_env: StreamTableEnvironment, p: PipelineConfig) -> tuple[DataStream, DataStream]:
+def window_stage(
+    t_env: StreamTableEnvironment, p: PipelineConfig, thresholds: ThresholdConfig
+) -> tuple[DataStream, DataStream]:
     """(micro-batches per device, window statistics per series), both computed in the JVM.
 
     A batch holds aligned arrays: timestamps and one value array per sensor, NaN where the
@@ -158,20 +162,25 @@ def window_stage(t_env: StreamTableEnvironment, p: PipelineConfig) -> tuple[Data
     Batches are cut in arrival order by ``DeviceMicroBatcher`` (``connectors/java``) after at most
     ``batch_window_ms`` of processing time, not by event-time windows: detection does not wait for
     the watermark. The batcher holds a watermark back until the readings before it have left, and
-    empties itself before each checkpoint barrier (so it keeps no state).
+    empties itself before each checkpoint barrier (so it keeps no state). A reading at or beyond a
+    static threshold (``ThresholdConfig.urgent_bounds``) sends its device's batch at once, so a
+    threshold alert waits for no interval.
     """
     agg_s = str(p.aggregate_window_s)
     readings = t_env.to_data_stream(
         t_env.sql_query(f"SELECT device_id, ts, {', '.join(SENSORS)} FROM valid_readings"))
     gateway = get_gateway()
     names = gateway.new_array(gateway.jvm.String, len(SENSORS))
+    lows = gateway.new_array(gateway.jvm.double, len(SENSORS))
+    highs = gateway.new_array(gateway.jvm.double, len(SENSORS))
     for i, s in enumerate(SENSORS):
         names[i] = s
+        lows[i], highs[i] = thresholds.urgent_bounds(s)
     batcher = gateway.jvm.com.iotanomaly.batching.DeviceMicroBatcher
     j_batches = (
         readings._j_data_stream.transform(
             "device-micro-batches", batcher.outputType(names),
-            batcher(len(SENSORS), p.batch_max_readings, p.batch_window_ms))
+            batcher(len(SENSORS), p.batch_max_readings, p.batch_window_ms, lows, highs))
         .uid("device-micro-batches")
     )
     batches = DataStream(j_batches)  # (device_id, batch) pairs, keyed in detect_stage
@@ -188,6 +197,15 @@ def window_stage(t_env: StreamTableEnvironment, p: PipelineConfig) -> tuple[Data
     return batches, aggregates
 
 
+def keyed_pairs(pairs: DataStream, key_type: TypeInformation) -> KeyedStream:
+    """A stream of (key, value) rows keyed by the key in the JVM: the form PyFlink's ``key_by`` builds
+    with a Python map, built upstream instead (the batcher, detection's alert output), so no element
+    crosses into Python an extra time; the keyed functions receive the values."""
+    j_pairs = pairs._j_data_stream
+    j_keyed = j_pairs.keyBy(get_gateway().jvm.KeyByKeySelector(), Types.ROW([key_type]).get_java_type_info())
+    return KeyedStream(j_keyed, _from_java_type(j_pairs.getType().getTypeAt(1)), pairs)
+
+
 def detect_stage(batches: DataStream, cfg: AppConfig) -> DataStream:
     """Anomaly rows from the per-device detectors (Python, keyed state).
 
@@ -195,17 +213,12 @@ def detect_stage(batches: DataStream, cfg: AppConfig) -> DataStream:
     also leaves on the side output ``READINGS``.
     """
     with_readings = cfg.sinks.timeseries_store != "none" and cfg.sinks.timestream_mode == "readings"
+    with_alerts = bool(cfg.sinks.alerts_topic_arn or cfg.sinks.metrics_namespace)
     detect = DetectAnomalies(
-        cfg.detection, cfg.thresholds, cfg.pipeline.state_ttl_hours, with_readings, cfg.baseline
+        cfg.detection, cfg.thresholds, cfg.pipeline.state_ttl_hours, with_readings, cfg.baseline, with_alerts
     )
-    # The batcher emits (key, batch) pairs, the form PyFlink's key_by builds with a Python map;
-    # keyed here in the JVM, so no batch crosses into Python twice.
-    j_pairs = batches._j_data_stream
-    key_type = Types.ROW([Types.STRING()]).get_java_type_info()
-    j_keyed = j_pairs.keyBy(get_gateway().jvm.KeyByKeySelector(), key_type)
-    batch_type = _from_java_type(j_pairs.getType().getTypeAt(1))
     return (
-        KeyedStream(j_keyed, batch_type, batches)
+        keyed_pairs(batches, Types.STRING())
         .process(detect, ANOMALY_TYPE)
         .name("detect-anomalies")
         .uid("detect-anomalies")
@@ -236,7 +249,7 @@ def build_graph(
         parse_stage(t_env, graph.raw, cfg.pipeline)
         graph.valid_lines, graph.dead_letters, graph.late_readings = split_stage(t_env)
     if stop >= 2:
-        graph.batches, graph.aggregates = window_stage(t_env, cfg.pipeline)
+        graph.batches, graph.aggregates = window_stage(t_env, cfg.pipeline, cfg.thresholds)
     if stop >= 3:
         graph.anomalies = detect_stage(graph.batches, cfg)
     if stop >= 4:
@@ -260,7 +273,7 @@ def attach_sinks(graph: JobGraph, cfg: AppConfig) -> None:
 
         readings = timestream(s.readings_table)
         if s.timestream_mode == "readings":
-            sink(graph.anomalies.get_side_output(READINGS), "timestream-readings", readings,
+            sink(side_output(graph.anomalies, READINGS), "timestream-readings", readings,
                  sinks.timestream_reading_record)
         else:
             sink(graph.aggregates, "timestream-readings", readings, sinks.timestream_aggregate_record)
@@ -275,7 +288,7 @@ def attach_sinks(graph: JobGraph, cfg: AppConfig) -> None:
         sink(graph.anomalies, "influxdb-anomalies", influx, sinks.influx_anomaly_line)
     alerts = None
     if s.metrics_namespace or s.alerts_topic_arn:
-        alerts = graph.anomalies.filter(lambda r: r.alert).name("alert-onsets")
+        alerts = keyed_pairs(side_output(graph.anomalies, ALERTS), Types.INT())
     if s.metrics_namespace:
         metrics = sinks.WriterFactory("cloudwatch", region=s.aws_region, endpoint=endpoint,
                                       namespace=s.metrics_namespace)
@@ -285,7 +298,8 @@ def attach_sinks(graph: JobGraph, cfg: AppConfig) -> None:
     if s.alerts_topic_arn:
         sns = sinks.WriterFactory("sns", region=s.aws_region, endpoint=endpoint, topic_arn=s.alerts_topic_arn,
                                   archive_path=s.archive_path)
-        sink(alerts, "sns-alerts", sns, sinks.sns_alert)
+        rejected.append(
+            sinks.batching_sink(alerts, "sns-alerts", sns, sinks.sns_alert, s.alerts_flush_interval_ms))
 
     if not s.archive_path:
         return

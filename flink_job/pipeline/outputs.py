@@ -4,10 +4,12 @@ two conversions (record -> row on the way out of detection, row -> record in the
 from __future__ import annotations
 
 import typing
+import zlib
 from typing import Any, NamedTuple, TypeVar
 
 from pyflink.common import Row, Types
 from pyflink.common.typeinfo import TypeInformation
+from pyflink.datastream import DataStream, OutputTag
 
 from flink_job.core.outputs import Anomaly, ScoredReading
 
@@ -43,3 +45,23 @@ def typed(record: type[R], row: Row) -> R:
 
 ANOMALY_TYPE = row_type(Anomaly)
 READING_TYPE = row_type(ScoredReading)
+
+# Sink writers' share of the load: rows are keyed into SINK_KEYS buckets by a deterministic hash
+# (not Python's salted one), computed where the row is made so the JVM can key it.
+SINK_KEYS = 4
+
+
+def bucket_of(device_id: str) -> int:
+    return zlib.crc32(device_id.encode("utf-8")) % SINK_KEYS
+
+
+# Alert onsets as (sink bucket, anomaly row) pairs: keyed in the JVM, no Python hop before the writer.
+ALERT_PAIR_TYPE = Types.ROW([Types.INT(), ANOMALY_TYPE])
+
+
+def side_output(stream: DataStream, tag: OutputTag) -> DataStream:
+    """The side output ``tag`` of a Python operator, as the JVM stream it is (typed by the tag).
+
+    PyFlink's ``get_side_output`` appends an identity Python map: one more Python operator, whose
+    bundle holds each element up to ``python_bundle_time_ms``, for nothing."""
+    return DataStream(stream._j_data_stream.getSideOutput(tag.get_java_output_tag()))

@@ -36,12 +36,11 @@ replay after a restart):
 from __future__ import annotations
 
 import json
-import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from pyflink.common import Row, Types
-from pyflink.datastream import DataStream, KeyedProcessFunction, OutputTag, RuntimeContext
+from pyflink.datastream import DataStream, KeyedProcessFunction, KeyedStream, OutputTag, RuntimeContext
 from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
 
 from connectors import aws
@@ -54,10 +53,9 @@ from connectors.timestream import MAX_RECORDS_PER_WRITE, TimestreamWriter, multi
 from flink_job.core.events import alert_message
 from flink_job.core.outputs import Anomaly, ScoredReading, WindowStats
 from flink_job.pipeline.detect import END_OF_TIME
-from flink_job.pipeline.outputs import typed
+from flink_job.pipeline.outputs import bucket_of, side_output, typed
 
 REJECTED = OutputTag("sink-rejected", Types.STRING())
-SINK_KEYS = 4  # writer subtasks' share of the load; a deterministic hash, not Python's salted one
 
 # A writer takes a batch of items and returns the refused ones with a reason.
 Writer = Callable[[Sequence[Any]], list[tuple[Any, str]]]
@@ -65,12 +63,9 @@ Writer = Callable[[Sequence[Any]], list[tuple[Any, str]]]
 Convert = Callable[[Row], Any]
 
 
-def bucket_of(device_id: str) -> int:
-    return zlib.crc32(device_id.encode("utf-8")) % SINK_KEYS
-
-
 class BatchingSink(KeyedProcessFunction):
-    """Buffers converted items per key and hands full batches to a writer built in ``open``."""
+    """Buffers converted items per key and hands full batches to a writer built in ``open``;
+    with ``flush_interval_ms`` 0 it writes each item as it arrives (alerts: latency over batching)."""
 
     def __init__(
         self,
@@ -95,6 +90,10 @@ class BatchingSink(KeyedProcessFunction):
         self._count = runtime_context.get_state(ValueStateDescriptor("count", Types.INT()))
 
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context):
+        if self._flush_interval_ms == 0:
+            # a failing write raises: the task restarts and the source replays this item (docstring)
+            yield from self._rejects(self._writer([self._convert(value)]))  # type: ignore[misc]
+            return
         self._buffer.add(self._convert(value))
         n = (self._count.value() or 0) + 1
         if n == 1:
@@ -116,6 +115,9 @@ class BatchingSink(KeyedProcessFunction):
         refused = self._writer(items) if items else []
         self._buffer.clear()
         self._count.clear()
+        yield from self._rejects(refused)
+
+    def _rejects(self, refused: list[tuple[Any, str]]):
         for item, reason in refused:
             yield REJECTED, json.dumps({"sink": self._name, "reason": reason, "item": item}, default=str)
 
@@ -259,12 +261,15 @@ def batching_sink(
     convert: Convert,
     flush_interval_ms: int,
 ) -> DataStream:
-    """Key ``stream`` (rows with a device_id) into SINK_KEYS buckets and attach a BatchingSink that
-    writes batches of the connector's size. Returns the side output of refused items (JSON strings)."""
+    """Key ``stream`` (rows with a device_id) into SINK_KEYS buckets, unless it comes keyed so, and
+    attach a BatchingSink that writes batches of the connector's size. Returns the side output of
+    refused items (JSON strings)."""
+    keyed = stream if isinstance(stream, KeyedStream) else stream.key_by(
+        lambda r: bucket_of(r.device_id), key_type=Types.INT())
     out = (
-        stream.key_by(lambda r: bucket_of(r.device_id), key_type=Types.INT())
+        keyed
         .process(BatchingSink(name, factory, convert, factory.batch_size, flush_interval_ms), Types.STRING())
         .name(f"{name}-writer")
         .uid(f"{name}-writer")
     )
-    return out.get_side_output(REJECTED)
+    return side_output(out, REJECTED)

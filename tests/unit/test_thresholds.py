@@ -87,3 +87,32 @@ def test_detection_config_parses_types():
                                            "episode_adapt_ms": "0", "learn_first_outlier": "false"})
     assert (cfg.novelty_scope, cfg.seasonal_buckets, cfg.episode_adapt_ms) == ("series", 48, 0)
     assert cfg.learn_first_outlier is False
+
+
+def test_urgent_bounds_are_the_loosest_levels_over_every_device():
+    cfg = ThresholdConfig.from_properties({
+        "device.pump-7.temperature.warning_high": "80", "device.pump-8.pressure.warning_low": "4.5",
+        "device.pump-9.vibration.critical_high": "none"})
+    assert cfg.urgent_bounds("temperature") == (float("-inf"), 80.0)  # pump-7's level is the lowest high
+    assert cfg.urgent_bounds("pressure") == (4.5, 8.0)
+    assert cfg.urgent_bounds("vibration") == (float("-inf"), 7.1)  # a removed level widens nothing
+    assert cfg.urgent_bounds("humidity") == (float("-inf"), float("inf"))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_no_onset_of_a_breach_lies_strictly_inside_the_urgent_bounds(seed):
+    """The micro-batcher holds back only readings strictly inside the bounds: none of them may breach."""
+    import random
+
+    rng = random.Random(seed)
+    props = {f"device.d{i}.pressure.{lv}": str(round(rng.uniform(lo, hi), 2))
+             for i in range(6) for lv, lo, hi in (("critical_low", 0.5, 2.5), ("warning_low", 2.6, 4.0),
+                                                   ("warning_high", 6.0, 8.5), ("critical_high", 8.6, 10.0))
+             if rng.random() < 0.5}
+    cfg = ThresholdConfig.from_properties(props)
+    low, high = cfg.urgent_bounds("pressure")
+    for _ in range(2000):
+        x = rng.uniform(0.0, 11.0)
+        for dev in ("d0", "d3", "d5", "other"):
+            if ThresholdDetector(cfg.for_series(dev, "pressure")).level(x) != OK:
+                assert x <= low or x >= high, (dev, x, low, high)

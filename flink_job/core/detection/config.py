@@ -218,6 +218,17 @@ class ThresholdConfig:
         return Levels(hysteresis_fraction=self.hysteresis_fraction,
                       **{k: v for k, v in merged.items() if k in LEVEL_NAMES})
 
+    def urgent_bounds(self, sensor: str) -> tuple[float, float]:
+        """(low, high): the loosest bounds that no configured level of ``sensor`` lies inside, for any
+        device (-inf, inf: none). A reading at or beyond one may breach a level, so it need not wait
+        for a micro-batch to fill (the detectors still decide); a reading strictly inside breaches none.
+        """
+        levels = [self.sensors.get(sensor, {})]
+        levels += [v for (_, s), v in self.overrides.items() if s == sensor]
+        lows = [v for lv in levels for k, v in lv.items() if v is not None and k.endswith("_low")]
+        highs = [v for lv in levels for k, v in lv.items() if v is not None and k.endswith("_high")]
+        return max(lows, default=-math.inf), min(highs, default=math.inf)
+
     @classmethod
     def from_properties(cls, props: Mapping[str, str], group: str = "thresholds") -> ThresholdConfig:
         """Flat keys on top of the defaults: "<sensor>.<level>", "device.<id>.<sensor>.<level>",

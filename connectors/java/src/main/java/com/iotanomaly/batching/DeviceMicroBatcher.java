@@ -1,6 +1,7 @@
 package com.iotanomaly.batching;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -25,7 +26,11 @@ import org.apache.flink.types.Row;
  *
  * <p>A batch leaves when the subtask has buffered {@code maxReadings} readings or {@code intervalMs}
  * after its first reading (processing time), and always before a checkpoint barrier or the end of
- * input. A watermark that arrives while readings are buffered is held back and forwarded right after
+ * input. A reading at or beyond a static threshold ({@code urgentLow} / {@code urgentHigh} per
+ * sensor: the loosest bounds no configured level lies inside, so a breach is never held back, NaN:
+ * none) sends its device's batch at once: a threshold alert does not wait for the interval. Whether
+ * it is a breach, and whether it alerts, the detectors decide as always; an early batch only costs
+ * batching. A watermark that arrives while readings are buffered is held back and forwarded right after
  * them: downstream every reading arrives before any watermark that passes it (event-time timers stay
  * correct), yet watermarks do not cut batches short in catch-up. The buffer is empty at every
  * checkpoint: it needs no state, and a restore loses nothing (what was buffered after the barrier is
@@ -40,6 +45,8 @@ public class DeviceMicroBatcher extends AbstractStreamOperator<Row> implements O
     private final int sensors;
     private final int maxReadings;
     private final long intervalMs;
+    private final double[] urgentLow;
+    private final double[] urgentHigh;
 
     private transient Map<String, Batch> buffer;
     private transient int buffered;
@@ -61,12 +68,37 @@ public class DeviceMicroBatcher extends AbstractStreamOperator<Row> implements O
     }
 
     public DeviceMicroBatcher(int sensors, int maxReadings, long intervalMs) {
+        this(sensors, maxReadings, intervalMs, null, null);
+    }
+
+    /**
+     * @param urgentLow per sensor, a reading at or below this sends its device's batch at once (NaN or
+     *     a null array: never)
+     * @param urgentHigh the same at or above
+     */
+    public DeviceMicroBatcher(
+            int sensors, int maxReadings, long intervalMs, double[] urgentLow, double[] urgentHigh) {
         if (sensors < 1 || maxReadings < 1 || intervalMs < 1) {
             throw new IllegalArgumentException("sensors, maxReadings and intervalMs must be >= 1");
+        }
+        if ((urgentLow != null && urgentLow.length != sensors)
+                || (urgentHigh != null && urgentHigh.length != sensors)) {
+            throw new IllegalArgumentException("urgentLow and urgentHigh need one bound per sensor");
         }
         this.sensors = sensors;
         this.maxReadings = maxReadings;
         this.intervalMs = intervalMs;
+        this.urgentLow = bounds(urgentLow, sensors);
+        this.urgentHigh = bounds(urgentHigh, sensors);
+    }
+
+    private static double[] bounds(double[] given, int sensors) {
+        double[] out = new double[sensors];
+        Arrays.fill(out, Double.NaN);
+        if (given != null) {
+            System.arraycopy(given, 0, out, 0, sensors);
+        }
+        return out;
     }
 
     /** The output type: (device_id, batch), see {@link #batchType}. */
@@ -105,11 +137,19 @@ public class DeviceMicroBatcher extends AbstractStreamOperator<Row> implements O
         long ts = (Long) r.getField(1);
         b.ts.add(ts);
         b.maxTs = Math.max(b.maxTs, ts);
+        boolean urgent = false;
         for (int i = 0; i < sensors; i++) {
             Object v = r.getField(2 + i);
-            b.values[i].add(v == null ? Double.NaN : ((Number) v).doubleValue());
+            double x = v == null ? Double.NaN : ((Number) v).doubleValue();
+            b.values[i].add(x);
+            urgent |= x <= urgentLow[i] || x >= urgentHigh[i]; // false for NaN on either side
         }
-        if (++buffered >= maxReadings) {
+        buffered++;
+        if (urgent) {
+            emit(device, buffer.remove(device));
+            buffered -= b.ts.size();
+        }
+        if (buffered >= maxReadings || buffered == 0) { // 0: only a held watermark is left to forward
             flush();
         } else if (timerAt < 0) {
             timerAt = getProcessingTimeService().getCurrentProcessingTime() + intervalMs;
@@ -129,14 +169,7 @@ public class DeviceMicroBatcher extends AbstractStreamOperator<Row> implements O
             return;
         }
         for (Map.Entry<String, Batch> e : buffer.entrySet()) {
-            Batch b = e.getValue();
-            Object[] fields = new Object[sensors + 2];
-            fields[0] = e.getKey();
-            fields[1] = b.ts.toArray(new Long[0]);
-            for (int i = 0; i < sensors; i++) {
-                fields[i + 2] = b.values[i].toArray(new Double[0]);
-            }
-            output.collect(new StreamRecord<>(Row.of(e.getKey(), Row.of(fields)), b.maxTs));
+            emit(e.getKey(), e.getValue());
         }
         buffer.clear();
         buffered = 0;
@@ -150,6 +183,16 @@ public class DeviceMicroBatcher extends AbstractStreamOperator<Row> implements O
                 throw new IllegalStateException("forwarding a held watermark", e);
             }
         }
+    }
+
+    private void emit(String device, Batch b) {
+        Object[] fields = new Object[sensors + 2];
+        fields[0] = device;
+        fields[1] = b.ts.toArray(new Long[0]);
+        for (int i = 0; i < sensors; i++) {
+            fields[i + 2] = b.values[i].toArray(new Double[0]);
+        }
+        output.collect(new StreamRecord<>(Row.of(device, Row.of(fields)), b.maxTs));
     }
 
     @Override

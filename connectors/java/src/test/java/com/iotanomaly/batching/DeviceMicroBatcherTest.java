@@ -107,6 +107,52 @@ public class DeviceMicroBatcherTest {
         h.close();
     }
 
+    private static OneInputStreamOperatorTestHarness<Row, Row> urgentHarness() throws Exception {
+        // sensor a: urgent at or above 100; sensor b: at or below 2 (NaN: no bound on that side)
+        OneInputStreamOperatorTestHarness<Row, Row> h = new OneInputStreamOperatorTestHarness<>(
+                new DeviceMicroBatcher(2, 1000, 1_000, new double[] {Double.NaN, 2.0},
+                        new double[] {100.0, Double.NaN}));
+        h.setProcessingTime(0);
+        h.open();
+        return h;
+    }
+
+    @Test
+    public void aReadingAtAThresholdSendsItsDevicesBatchAtOnceAndNoOtherDevices() throws Exception {
+        OneInputStreamOperatorTestHarness<Row, Row> h = urgentHarness();
+        h.processElement(reading("d-1", 1, 50.0, 5.0));
+        h.processElement(reading("d-2", 2, 99.9, 2.1)); // inside both bounds: waits
+        h.processElement(reading("d-1", 3, 100.0, null)); // at the high bound: urgent
+        List<Object> out = drain(h);
+        assertEquals(1, out.size());
+        Row batch = (Row) ((Row) out.get(0)).getField(1);
+        assertEquals("d-1", batch.getField(0));
+        assertArrayEquals(new Long[] {1L, 3L}, (Long[]) batch.getField(1)); // the device's earlier reading too
+        h.processElement(reading("d-3", 4, null, 1.5)); // at or below the low bound of b
+        assertEquals("d-3", ((Row) drain(h).get(0)).getField(0));
+        h.processElement(reading("d-4", 5, null, null)); // nothing reported: never urgent
+        assertTrue(drain(h).isEmpty());
+        h.setProcessingTime(1_000);
+        assertEquals(2, drain(h).size()); // d-2 and d-4 at the interval, as always
+        h.close();
+    }
+
+    @Test
+    public void anUrgentBatchThatEmptiesTheBufferReleasesTheHeldWatermark() throws Exception {
+        OneInputStreamOperatorTestHarness<Row, Row> h = urgentHarness();
+        h.processElement(reading("d-1", 100, 50.0, 5.0));
+        h.processWatermark(new Watermark(90));
+        assertTrue(drain(h).isEmpty());
+        h.processElement(reading("d-1", 110, 150.0, 5.0));
+        List<Object> out = drain(h);
+        assertEquals(2, out.size());
+        assertTrue(out.get(0) instanceof Row);
+        assertEquals(90L, out.get(1));
+        h.setProcessingTime(1_000); // the interval's timer finds nothing left
+        assertTrue(drain(h).isEmpty());
+        h.close();
+    }
+
     @Test
     public void theOutputTypeIsTheKeyAndBatchPairPyFlinkExpects() {
         assertEquals("Row(f0: String, f1: Row(device_id: String, ts_list: BasicArrayTypeInfo<Long>, a_list: BasicArrayTypeInfo<Double>, "
