@@ -214,6 +214,10 @@ def create_environments(cfg: AppConfig):  # noqa: ANN201 - (StreamExecutionEnvir
             print(f"iot-anomaly: restoring from {restored} (local.restore={cfg.local.restore})", flush=True)
     if cfg.pipeline.parallelism:
         env.set_parallelism(cfg.pipeline.parallelism)
+    # Chained JVM operators hand records over without a defensive copy (the planner's RowData
+    # copies were ~10% of the JVM's samples): +16% replay throughput. Safe here: no operator of ours
+    # keeps an input object across calls (the micro-batcher copies the field values it buffers).
+    env.get_config().enable_object_reuse()
     t_env = StreamTableEnvironment.create(env, EnvironmentSettings.in_streaming_mode())
     t_conf = t_env.get_config()
     for key, value in options.items():
