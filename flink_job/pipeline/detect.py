@@ -231,9 +231,12 @@ class DetectAnomalies(KeyedProcessFunction):
 
     def _out(self, rows: Any):
         """The rows, each alert onset followed by its (bucket, row) pair on ``ALERTS``."""
+        if not self._with_alerts:
+            yield from rows
+            return
         for row in rows:
             yield row
-            if self._with_alerts and isinstance(row, Row) and row.alert:
+            if isinstance(row, Row) and row.alert:  # not a (READINGS, row) pair
                 yield ALERTS, Row(bucket_of(row.device_id), row)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):

@@ -262,8 +262,9 @@ def attach_sinks(graph: JobGraph, cfg: AppConfig) -> None:
     endpoint = cfg.local.aws_endpoint if cfg.local else ""
     rejected: list[DataStream] = []
 
-    def sink(stream: DataStream, name: str, factory: sinks.WriterFactory, convert: sinks.Convert) -> None:
-        rejected.append(sinks.batching_sink(stream, name, factory, convert, s.flush_interval_ms))
+    def sink(stream: DataStream, name: str, factory: sinks.WriterFactory, convert: sinks.Convert,
+             flush_interval_ms: int = s.flush_interval_ms) -> None:
+        rejected.append(sinks.batching_sink(stream, name, factory, convert, flush_interval_ms))
 
     if s.timeseries_store == "timestream":
         def timestream(table: str) -> sinks.WriterFactory:
@@ -298,8 +299,7 @@ def attach_sinks(graph: JobGraph, cfg: AppConfig) -> None:
     if s.alerts_topic_arn:
         sns = sinks.WriterFactory("sns", region=s.aws_region, endpoint=endpoint, topic_arn=s.alerts_topic_arn,
                                   archive_path=s.archive_path)
-        rejected.append(
-            sinks.batching_sink(alerts, "sns-alerts", sns, sinks.sns_alert, s.alerts_flush_interval_ms))
+        sink(alerts, "sns-alerts", sns, sinks.sns_alert, s.alerts_flush_interval_ms)
 
     if not s.archive_path:
         return
