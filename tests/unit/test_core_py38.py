@@ -1,4 +1,5 @@
-"""The pure-Python core imports and runs on Python 3.8, the Python of MSF Studio notebooks.
+"""The pure-Python core imports and runs on Python 3.8, the Python of MSF Studio notebooks, and scores
+bit for bit alike on 3.8, here (3.11) and on 3.12, MSF's Python for the job.
 
 Studio (ZEPPELIN-FLINK-3_0) is Flink 1.15 / Python 3.8; the backtest note runs the project's own
 detectors there, so flink_job.core must stay 3.8-compatible (no dataclass slots, no runtime
@@ -10,6 +11,7 @@ from __future__ import annotations
 import ast
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,15 +22,16 @@ CORE_FILES = sorted((REPO / "flink_job" / "core").rglob("*.py")) + [
 ]
 
 
-def _python38() -> str | None:
-    """A working 3.8 interpreter: pyenv's install first (its python3.8 shim may not be active)."""
+def _python(version: str = "3.8") -> str | None:
+    """A working interpreter of ``version``: pyenv's install first (its shim may not be active)."""
     candidates = []
     pyenv = shutil.which("pyenv")
     if pyenv:
         root = subprocess.run([pyenv, "root"], capture_output=True, text=True).stdout.strip()
-        candidates += [str(p) for p in sorted(Path(root, "versions").glob("3.8.*/bin/python3.8"))]
-    if shutil.which("python3.8"):
-        candidates.append(shutil.which("python3.8"))
+        found = Path(root, "versions").glob(f"{version}.*/bin/python{version}")
+        candidates += [str(p) for p in sorted(found)]
+    if shutil.which(f"python{version}"):
+        candidates.append(shutil.which(f"python{version}"))
     for exe in candidates:
         if subprocess.run([exe, "--version"], capture_output=True).returncode == 0:
             return exe
@@ -75,9 +78,44 @@ print("core ok on", __import__("sys").version.split()[0])
 
 
 def test_core_runs_on_python38():
-    py38 = _python38()
+    py38 = _python()
     if py38 is None:
         pytest.skip("no Python 3.8 interpreter here (pyenv install 3.8 to run this check)")
     done = subprocess.run([py38, "-c", SCRIPT], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "core ok on 3.8" in done.stdout
+
+
+# Every score, verdict and the final state of devices whose sensors move together, with pressure spikes
+# the multivariate model must score: a digest, so any difference in any bit shows.
+SCORES = """
+import hashlib, random, sys
+from flink_job.core.detection.config import DetectionConfig, ThresholdConfig
+from flink_job.core.detection.device import DeviceMonitor
+digest, rng = hashlib.sha256(), random.Random(7)
+for d in range(3):
+    dev = DeviceMonitor(f"m-{d}", DetectionConfig(), ThresholdConfig())
+    for i in range(2500):
+        load = rng.gauss(0, 1)
+        values = {"temperature": 60 + 2 * load + rng.gauss(0, 0.3), "pressure": 5 + load + rng.gauss(0, 0.1),
+                  "vibration": 1 + 0.1 * load * load + rng.gauss(0, 0.05)}
+        if i and i % 997 == 0:
+            values["pressure"] += 3
+        v = dev.update(i * 1000, values)
+        digest.update(repr((v.model.score if v.model else None, v.alert)).encode())
+        digest.update(repr(sorted((s, x.score, x.alert) for s, x in v.sensors.items())).encode())
+    digest.update(repr(dev.to_state()).encode())
+print(digest.hexdigest())
+"""
+
+
+@pytest.mark.parametrize("version", ["3.8", "3.12"])
+def test_scores_are_bit_identical_on_other_pythons(version):
+    """3.12's ``sum`` of floats compensates; a score summed with it differed from 3.11's in the last bits."""
+    exe = _python(version)
+    if exe is None:
+        pytest.skip(f"no Python {version} interpreter here (pyenv install {version} to run this check)")
+    here, there = (subprocess.run([py, "-c", SCORES], cwd=REPO, capture_output=True, text=True, timeout=300)
+                   for py in (sys.executable, exe))
+    assert here.returncode == 0 and there.returncode == 0, here.stderr + there.stderr
+    assert there.stdout == here.stdout, f"Python {version} scores differ from {sys.version.split()[0]}'s"

@@ -62,8 +62,17 @@ def _invert(m: list[list[float]]) -> list[list[float]]:
     return [row[n:] for row in a]
 
 
+def _dot(a: list[float], b: list[float]) -> float:
+    """Left to right, as Python <= 3.11's ``sum`` adds floats: 3.12's ``sum`` compensates (MSF runs
+    3.12), which would change scores in the last bits and with them an alert on the edge."""
+    total = 0.0
+    for x, y in zip(a, b):
+        total += x * y
+    return total
+
+
 def _matvec(m: list[list[float]], v: list[float]) -> list[float]:
-    return [sum(a * b for a, b in zip(row, v)) for row in m]
+    return [_dot(row, v) for row in m]
 
 
 class MultivariateDetector:
@@ -124,7 +133,7 @@ class MultivariateDetector:
     def _t2(self, x: list[float]) -> tuple[float, list[float], list[float]]:
         d = [a - b for a, b in zip(x, self.mean)]
         w = _matvec(self.inv, d)
-        return sum(a * b for a, b in zip(d, w)), d, w
+        return _dot(d, w), d, w
 
     def score_one(self, x: list[float]) -> float:
         """Score in [0, 1) against the baseline; 0 while commissioning."""
@@ -150,7 +159,7 @@ class MultivariateDetector:
     def contributions(self, top: int = 3) -> list[tuple[str, float]]:
         """The channels behind the last score, largest first, as shares of T² (positive parts)."""
         pos = [max(c, 0.0) for c in self.last_contrib]
-        total = sum(pos)
+        total = _dot(pos, [1.0] * len(pos))
         if total <= 0.0:
             return []
         ranked = sorted(zip(self.channels, pos), key=lambda p: -p[1])
@@ -230,7 +239,7 @@ class MultivariateDetector:
                 for j, dj in enumerate(d):
                     row[j] += k * dj
         w = _matvec(self.inv, d)
-        denom = 1.0 + c * sum(a * b for a, b in zip(d, w))
+        denom = 1.0 + c * _dot(d, w)
         if denom <= 0.0 or not math.isfinite(denom):
             self.inv = _invert(self.cov)
             return
