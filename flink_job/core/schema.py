@@ -141,6 +141,9 @@ class PipelineConfig:
     state_ttl_hours: int = setting(168, "detector state of a device not seen for this long is dropped")
     python_bundle_size: int = setting(100_000, "elements per bundle sent to the Python workers")
     python_bundle_time_ms: int = setting(1_000, "longest wait before a partial bundle is sent")
+    detector_cache_devices: int = setting(
+        10_000, "devices whose live detectors a Python subtask keeps between bundles (~13 KB each; "
+        "PyFlink re-reads and unpickles every other device's state once per bundle); 0: none")
     parallelism: int = setting(0, "job parallelism; 0: the cluster's default")
 
     def validate(self, group: str) -> None:
@@ -148,6 +151,9 @@ class PipelineConfig:
                      "python_bundle_size"):
             if getattr(self, name) <= 0:
                 raise ConfigError(group, name, "must be > 0")
+        if self.detector_cache_devices < 0:
+            raise ConfigError(
+                group, "detector_cache_devices", f"must be >= 0, got {self.detector_cache_devices}")
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections import OrderedDict
 from typing import Any
 
 from pyflink.common import Row, Types
@@ -59,7 +60,7 @@ class DeviceMonitors:
     """One device's core `DeviceMonitor`, its newest reading time and its pending stall timer.
 
     Pickles as a versioned plain dict (``to_state``), so a checkpoint survives code changes that
-    keep the state format; between checkpoints PyFlink's state cache keeps the live object.  A state
+    keep the state format; between bundles `DetectAnomalies` keeps the live object.  A state
     this code cannot read never fails the job: v1 is migrated (its sensors keep their baselines, the
     multivariate model commissions afresh), anything else starts the device afresh; both are logged.
     """
@@ -196,6 +197,7 @@ class DetectAnomalies(KeyedProcessFunction):
         with_readings: bool = False,
         baseline: BaselineConfig | None = None,
         with_alerts: bool = False,
+        cache_devices: int = 10_000,
     ) -> None:
         self._detection = detection
         self._thresholds = thresholds
@@ -203,7 +205,9 @@ class DetectAnomalies(KeyedProcessFunction):
         self._ttl_ms = state_ttl_hours * 3_600_000
         self._with_readings = with_readings
         self._with_alerts = with_alerts
+        self._cache_devices = cache_devices
         self._state = None
+        self._devices: OrderedDict[Any, DeviceMonitors] = OrderedDict()
 
     def open(self, runtime_context: RuntimeContext) -> None:
         _CONFIGS.update(detection=self._detection, thresholds=self._thresholds, baseline=self._baseline)
@@ -211,11 +215,36 @@ class DetectAnomalies(KeyedProcessFunction):
         # Wall-clock time of the last input at this subtask; a (re)start counts as input, so the
         # processing-time timers restored from a checkpoint do not fire silence while catching up.
         self._last_input_ms = _wall_ms()
+        self._devices = OrderedDict()
+
+    def _device(self, key: Any) -> DeviceMonitors | None:
+        """The key's live device, else its state. PyFlink drops a state's object when a bundle commits
+        and unpickles it again on the next read (~0.5 ms, more than detecting a reading): with many
+        devices and few readings each per bundle that was most of the cost. The objects kept here are
+        the ones written to state, so a checkpoint holds exactly them; a restore reopens with none."""
+        dev = self._devices.get(key)
+        if dev is not None:
+            self._devices.move_to_end(key)
+            return dev
+        dev = self._state.value()
+        if dev is not None:
+            self._keep(key, dev)
+        return dev
+
+    def _keep(self, key: Any, dev: DeviceMonitors) -> None:
+        if self._cache_devices > 0:
+            self._devices[key] = dev
+            if len(self._devices) > self._cache_devices:
+                self._devices.popitem(last=False)  # the least recently seen; its state is written
 
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context):
         self._last_input_ms = _wall_ms()
-        dev = self._state.value() or DeviceMonitors(
-            value[0], DeviceMonitor(value[0], self._detection, self._thresholds, self._baseline))
+        key = ctx.get_current_key()
+        dev = self._device(key)
+        if dev is None:
+            core = DeviceMonitor(value[0], self._detection, self._thresholds, self._baseline)
+            dev = DeviceMonitors(value[0], core)
+            self._keep(key, dev)
         columns = {s: value[2 + i] for i, s in enumerate(SENSORS)}
         yield from self._out(detect_batch(dev, value[1], columns, self._with_readings))
         timers = ctx.timer_service()
@@ -243,7 +272,7 @@ class DetectAnomalies(KeyedProcessFunction):
         yield from self._out(self._on_timer(timestamp, ctx))
 
     def _on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
-        dev = self._state.value()
+        dev = self._device(ctx.get_current_key())
         if ctx.time_domain() == TimeDomain.PROCESSING_TIME:
             yield from self._on_stall_timer(dev, ctx)
             return
@@ -253,6 +282,7 @@ class DetectAnomalies(KeyedProcessFunction):
             return
         if timestamp >= dev.last_ts + self._ttl_ms:
             self._state.clear()  # gone for longer than the state TTL
+            self._devices.pop(ctx.get_current_key(), None)
             return
         if timestamp != dev.silence_timer and dev.silence_timer != 0:
             return  # the state TTL's timer of an earlier silence; the device has reported since

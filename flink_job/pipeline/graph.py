@@ -215,7 +215,8 @@ def detect_stage(batches: DataStream, cfg: AppConfig) -> DataStream:
     with_readings = cfg.sinks.timeseries_store != "none" and cfg.sinks.timestream_mode == "readings"
     with_alerts = bool(cfg.sinks.alerts_topic_arn or cfg.sinks.metrics_namespace)
     detect = DetectAnomalies(
-        cfg.detection, cfg.thresholds, cfg.pipeline.state_ttl_hours, with_readings, cfg.baseline, with_alerts
+        cfg.detection, cfg.thresholds, cfg.pipeline.state_ttl_hours, with_readings, cfg.baseline, with_alerts,
+        cfg.pipeline.detector_cache_devices,
     )
     return (
         keyed_pairs(batches, Types.STRING())

@@ -9,6 +9,8 @@ import pickle
 import random
 from pathlib import Path
 
+from pyflink.common import Row
+
 from flink_job.core.detection.config import DetectionConfig, ThresholdConfig
 from flink_job.core.detection.device import DeviceMonitor
 from flink_job.pipeline.detect import _CONFIGS, READINGS, DeviceMonitors, detect_batch
@@ -169,3 +171,97 @@ def test_a_reading_after_a_silence_raises_the_silence_its_timer_would_have():
     # a gap shorter than the timeout is no silence
     short_gap = detect_batch(late, *_batch(rng, late.last_ts + timeout - 1000))
     assert not [r for r in short_gap if r[6] == "silence"]
+
+
+class _BundledState:
+    """PyFlink's ValueState as it behaves: an update is pickled when the bundle commits, and the next
+    read after a commit fetches and unpickles the bytes (a new object)."""
+
+    def __init__(self, store: dict, key: list) -> None:
+        self.store, self.key, self.pending, self.reads = store, key, {}, 0
+
+    def value(self):
+        k = self.key[0]
+        if k in self.pending:
+            return self.pending[k]
+        if k not in self.store:
+            return None
+        self.reads += 1
+        return pickle.loads(self.store[k])
+
+    def update(self, dev) -> None:
+        self.pending[self.key[0]] = dev
+
+    def clear(self) -> None:
+        self.pending.pop(self.key[0], None)
+        self.store.pop(self.key[0], None)
+
+    def commit(self) -> None:
+        self.store.update({k: pickle.dumps(v) for k, v in self.pending.items()})
+        self.pending.clear()
+
+
+class _Timers:
+    def register_processing_time_timer(self, _t: int) -> None:
+        pass
+
+    register_event_time_timer = register_processing_time_timer
+
+
+class _Context:
+    def __init__(self, key: list) -> None:
+        self.key = key
+
+    def get_current_key(self):
+        return Row(self.key[0])  # PyFlink hands keys built in the JVM over as Rows
+
+    def timer_service(self) -> _Timers:
+        return _Timers()
+
+
+def _run_bundles(cache_devices: int, devices: int, bundles: int) -> tuple[list, int, dict]:
+    """Every device gets one batch per bundle; returns (rows, state reads, checkpointed states)."""
+    from flink_job.pipeline.detect import DetectAnomalies
+
+    key, store = [""], {}
+    fn = DetectAnomalies(DET, TH, 24, cache_devices=cache_devices)
+    state = _BundledState(store, key)
+
+    class Runtime:
+        def get_state(self, _descriptor):
+            return state
+
+    fn.open(Runtime())  # type: ignore[arg-type]
+    rng, rows = random.Random(5), []
+    for b in range(bundles):
+        for d in range(devices):
+            key[0] = f"m-{d}"
+            ts, cols = _batch(rng, b * 5000)
+            if b == bundles - 1 and d == 0:
+                cols["temperature"][2] = 130.0  # a critical breach: one onset
+            rows += fn.process_element(Row(key[0], ts, *cols.values()), _Context(key))
+        state.commit()
+    states = {k: pickle.loads(v).to_state() for k, v in store.items()}
+    for st in states.values():
+        st.pop("stall_timer")  # wall-clock time
+    return rows, state.reads, states
+
+
+def test_live_devices_are_kept_between_bundles_and_checkpoint_exactly_what_an_uncached_run_does():
+    uncached = _run_bundles(cache_devices=0, devices=3, bundles=40)
+    cached = _run_bundles(cache_devices=10, devices=3, bundles=40)
+    assert uncached[1] == 3 * 39  # without the cache: one unpickle per device and bundle
+    assert cached[1] == 0  # with it: none (the objects were made here)
+    assert [r.alert for r in cached[0]] == [r.alert for r in uncached[0]] and any(r.alert for r in cached[0])
+    assert [(r.device_id, r.ts_ms, r.score) for r in cached[0]] == [
+        (r.device_id, r.ts_ms, r.score) for r in uncached[0]]
+    assert cached[2] == uncached[2]
+
+
+def test_beyond_its_size_the_least_recently_seen_device_is_read_back_from_state():
+    uncached = _run_bundles(cache_devices=0, devices=3, bundles=12)
+    small = _run_bundles(cache_devices=2, devices=3, bundles=12)
+    assert 0 < small[1] <= 3 * 11  # round-robin over 3 devices evicts each before its next turn
+    assert small[2] == uncached[2]
+    assert [(r.device_id, r.ts_ms, r.score) for r in small[0]] == [
+        (r.device_id, r.ts_ms, r.score) for r in uncached[0]]

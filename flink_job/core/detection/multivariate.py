@@ -250,11 +250,13 @@ class MultivariateDetector:
     def to_state(self) -> dict[str, Any]:
         return {"channels": list(self.channels), "n": self.n, "started_ms": self.started_ms,
                 "mean": self.mean, "cov": self.cov, "limit": self.limit, "gh": [self.g, self.h],
-                "cal": [self.cal_n, self.cal_sum, self.cal_sumsq], "updates": self.updates}
+                "cal": [self.cal_n, self.cal_sum, self.cal_sumsq], "updates": self.updates,
+                "inv": self.inv}
 
     @classmethod
     def from_state(cls, state: dict[str, Any], **params: Any) -> MultivariateDetector:
-        """Rebuild from `to_state()`; the inverse is recomputed (it is not stored)."""
+        """Rebuild from `to_state()`. The inverse is stored: recomputed, it would differ in the last bits
+        from the rank-one-updated one, and a restored device would not score as the running one did."""
         obj = cls(state["channels"], **params)
         obj.n = int(state["n"])
         obj.started_ms = None if state["started_ms"] is None else int(state["started_ms"])
@@ -265,6 +267,9 @@ class MultivariateDetector:
         obj.cal_n, obj.cal_sum, obj.cal_sumsq = int(state["cal"][0]), float(state["cal"][1]), float(
             state["cal"][2])
         obj.updates = int(state["updates"])
-        if obj.n > 0:
+        inv = state.get("inv")  # absent in states written before it was stored
+        if inv and len(inv) == len(obj.cov) and all(len(row) == len(obj.cov) for row in inv):
+            obj.inv = [[float(v) for v in row] for row in inv]
+        elif obj.n > 0:
             obj.inv = _invert(obj.cov)
         return obj
