@@ -25,7 +25,12 @@ fed by a source inside the job that emits synthetic readings at a steady rate (d
 stamps each with the wall clock as it emits it (Java ``SyntheticReadings``: a static threshold breach
 every 2,003 readings, a statistical spike every 2,011).  An alert's latency is the SQS SentTimestamp of
 its SNS message minus its reading's ``ts``: from the moment the job read the reading to the moment SNS
-took the alert.  Prints one JSON line last.
+took the alert.
+
+Memory as the fleet grows: the full graph runs again on a recording of ``--scale-devices`` devices
+(default 10,000) with as many records, so each device has a tenth of the readings; the report's
+``memory_scaling`` puts its peak RSS, state per device and events/s beside the main run's.
+Prints one JSON line last.
 """
 
 from __future__ import annotations
@@ -277,6 +282,29 @@ def run_reference(recording: Path, parallelism: int) -> dict:
     return json.loads(lines[-1])
 
 
+def scale_run(work: Path, args: argparse.Namespace, events: int, devices: int, full: dict,
+              overrides: dict[str, dict[str, str]]) -> dict:
+    """The full graph on ``args.scale_devices`` devices and about ``events`` records, beside ``full``."""
+    recording = work / f"recording-{args.scale_devices}.jsonl"
+    duration = max(1.0, events * args.interval_ms / 1000 / args.scale_devices)
+    scaled = record(recording, args.scale_devices, args.interval_ms, duration, args.seed)
+    print(f"scaling: {scaled:,} records of {args.scale_devices:,} devices", file=sys.stderr)
+    m = run_stage("full", recording, work, args.parallelism, overrides)
+    rows = [
+        {"devices": devices, "events": events, "events_per_second": full["events_per_second"],
+         "jvm_peak_rss_mb": full["jvm_peak_rss_mb"], "python_peak_rss_mb": full["python_peak_rss_mb"],
+         "state_bytes_per_device": round(full.get("detect_state_bytes", 0) / devices)},
+        {"devices": args.scale_devices, "events": scaled, "events_per_second": round(scaled / m["seconds"]),
+         "jvm_peak_rss_mb": m["jvm_peak_rss_mb"], "python_peak_rss_mb": m["python_peak_rss_mb"],
+         "state_bytes_per_device": round(m["detect_state_bytes"] / args.scale_devices)},
+    ]
+    for r in rows:
+        print(f"{r['devices']:>7,} devices: {r['events_per_second']:>7,} events/s, RSS JVM "
+              f"{r['jvm_peak_rss_mb']} MB, Python workers {r['python_peak_rss_mb']} MB, state "
+              f"{r['state_bytes_per_device']:,} B/device", file=sys.stderr)
+    return {"runs": rows}
+
+
 def count_devices(recording: Path) -> int:
     """Distinct device ids among the recording's readable lines."""
     devices = set()
@@ -319,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="events/s of the latency probe (default 10000; 0 skips the probe)")
     ap.add_argument("--latency-seconds", type=float, default=60.0, help="length of the latency probe (s)")
     ap.add_argument("--run-latency", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--scale-devices", type=int, default=10_000,
+                    help="run the full graph again with this many devices and as many records, to show "
+                         "memory as the fleet grows (default 10000; 0 skips)")
     ap.add_argument("--out", default=str(REPO / "build" / "reports" / "bench_pipeline.json"))
     args = ap.parse_args(argv)
     if args.run_stage:
@@ -368,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
             report["state_bytes_per_device"] = round(state / devices)
             print(f"detector state: {state:,} bytes in the largest checkpoint, "
                   f"{state / devices:,.0f} per device", file=sys.stderr)
+        if args.scale_devices > 0 and "full" in results:
+            report["memory_scaling"] = scale_run(work, args, events, devices, results["full"], overrides)
         if args.latency_rate > 0:
             lat = latency_probe(work, args.parallelism, args.devices, args.latency_rate, args.latency_seconds)
             report["latency"] = lat
