@@ -272,7 +272,8 @@ class DetectAnomalies(KeyedProcessFunction):
         yield from self._out(self._on_timer(timestamp, ctx))
 
     def _on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
-        dev = self._device(ctx.get_current_key())
+        key = ctx.get_current_key()
+        dev = self._device(key)
         if ctx.time_domain() == TimeDomain.PROCESSING_TIME:
             yield from self._on_stall_timer(dev, ctx)
             return
@@ -282,7 +283,7 @@ class DetectAnomalies(KeyedProcessFunction):
             return
         if timestamp >= dev.last_ts + self._ttl_ms:
             self._state.clear()  # gone for longer than the state TTL
-            self._devices.pop(ctx.get_current_key(), None)
+            self._devices.pop(key, None)
             return
         if timestamp != dev.silence_timer and dev.silence_timer != 0:
             return  # the state TTL's timer of an earlier silence; the device has reported since

@@ -25,7 +25,9 @@ rounding cannot accumulate.
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -159,7 +161,7 @@ class MultivariateDetector:
     def contributions(self, top: int = 3) -> list[tuple[str, float]]:
         """The channels behind the last score, largest first, as shares of T² (positive parts)."""
         pos = [max(c, 0.0) for c in self.last_contrib]
-        total = _dot(pos, [1.0] * len(pos))
+        total = functools.reduce(operator.add, pos, 0.0)  # left to right, as _dot adds
         if total <= 0.0:
             return []
         ranked = sorted(zip(self.channels, pos), key=lambda p: -p[1])
