@@ -124,12 +124,15 @@ class SinkConfig:
             raise ConfigError(group, "sns.alerts_topic_arn", f"not an ARN: {self.alerts_topic_arn!r}")
 
 
+MAX_DETECTION_BUCKETS = 65_536
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
     """Event time and windows."""
 
     batch_window_ms: int = setting(
-        1_000, "longest a reading waits in the JVM before its device's micro-batch goes to the Python "
+        1_000, "longest a reading waits in the JVM before its micro-batch goes to the Python "
         "detectors (processing time): longer batches amortise PyFlink's per-element cost at the price "
         "of alert latency")
     batch_max_readings: int = setting(
@@ -141,6 +144,10 @@ class PipelineConfig:
     state_ttl_hours: int = setting(168, "detector state of a device not seen for this long is dropped")
     python_bundle_size: int = setting(100_000, "elements per bundle sent to the Python workers")
     python_bundle_time_ms: int = setting(1_000, "longest wait before a partial bundle is sent")
+    detection_buckets: int = setting(
+        256, "devices are spread over this many keys for detection: one element into Python and one "
+        "keyed-state commit carry a bucket's devices, not one device (a bucket is the unit of parallelism; "
+        "changing it restarts the detectors' baselines)")
     detector_cache_devices: int = setting(
         10_000, "devices whose live detectors a Python subtask keeps between bundles (~13 KB each; "
         "PyFlink re-reads and unpickles every other device's state once per bundle); 0: none")
@@ -151,6 +158,9 @@ class PipelineConfig:
                      "python_bundle_size"):
             if getattr(self, name) <= 0:
                 raise ConfigError(group, name, "must be > 0")
+        if not 1 <= self.detection_buckets <= MAX_DETECTION_BUCKETS:
+            raise ConfigError(group, "detection_buckets",
+                              f"must be in 1..{MAX_DETECTION_BUCKETS}, got {self.detection_buckets}")
         if self.detector_cache_devices < 0:
             raise ConfigError(
                 group, "detector_cache_devices", f"must be >= 0, got {self.detector_cache_devices}")

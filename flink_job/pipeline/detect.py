@@ -1,22 +1,24 @@
-"""Flink adapter: per-device detection over micro-batches, in arrival order.
+"""Flink adapter: detection keyed by a bucket of devices, over micro-batches in arrival order.
 
-The JVM groups each device's readings into micro-batches (``DeviceMicroBatcher``: at most
-``batch_window_ms`` of processing time; a watermark waits for the readings before it, and no
-batch spans a checkpoint barrier), so one
-call into Python carries every reading of every sensor of that device in the batch; PyFlink's
-per-element cost is paid once per device and batch instead of once per reading. Detection does
-not wait for event time: the watermark only drives the silence checks.
+The JVM groups readings into micro-batches per bucket of devices (``DeviceMicroBatcher``: at most
+``batch_window_ms`` of processing time; a watermark waits for the readings before it, and no batch
+spans a checkpoint barrier), so one call into Python carries every reading of every device of that
+bucket in the batch: PyFlink's per-element cost and its keyed-state commit at each bundle end are paid
+once per bucket, not once per device (at 10,000 devices a device has about one reading per batch).
+Detection does not wait for event time: the watermark only drives the silence checks.
 
-The pure-Python ``SeriesMonitor`` (one per sensor) does the detection; the device's monitors live
-in Flink keyed state, checkpointed. One event-time timer per device raises the silent-device check
-(armed once, re-armed lazily when it fires: not moved per batch, each move a round trip to the
-JVM) and, much later, drops the state of a device that has disappeared (TTL done with a timer:
-PyFlink's state TTL bypasses its state cache and costs ~3x). A reading that ends a silence the
-timer has not raised yet raises it first (``detect_batch``): in catch-up one watermark step can
-leap past both, and the reading's batch reaches the operator before the watermark does.
+The pure-Python ``DeviceMonitor`` does the detection. A bucket's devices live in one MapState (device
+-> monitors; PyFlink writes a map's changes in one request per bundle), checkpointed; its schedule
+(each device's newest reading time and whether it is silent) is a small ValueState beside it. One
+event-time timer per bucket, at the earliest deadline of its devices (re-armed lazily when it fires,
+not moved per batch), raises a device's silence check and, much later, drops the state of a device
+that has disappeared (TTL done with a timer: PyFlink's state TTL bypasses its state cache and costs
+~3x). A reading that ends a silence the timer has not raised yet raises it first (``detect_batch``):
+in catch-up one watermark step can leap past both, and the reading's batch reaches the operator
+before the watermark does.
 
 Event time stops when every shard stops (a fleet-wide outage, a dead gateway): no watermark, no
-event-time timer, no silence alert. So each device also keeps one processing-time timer, every
+event-time timer, no silence alert. So each bucket also keeps one processing-time timer, every
 ``silence_timeout_ms`` of wall-clock time; it raises silence only when this subtask has received
 nothing at all for that long (the input is stalled), never while data flows or a backlog is read.
 """
@@ -31,7 +33,7 @@ from typing import Any
 
 from pyflink.common import Row, Types
 from pyflink.datastream import KeyedProcessFunction, OutputTag, RuntimeContext, TimeDomain
-from pyflink.datastream.state import ValueStateDescriptor
+from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
 from flink_job.core.detection.config import BaselineConfig, DetectionConfig, ThresholdConfig
 from flink_job.core.detection.device import DEVICE, DeviceMonitor
@@ -57,22 +59,21 @@ _CONFIGS: dict[str, Any] = {}
 
 
 class DeviceMonitors:
-    """One device's core `DeviceMonitor`, its newest reading time and its pending stall timer.
+    """One device's core `DeviceMonitor` and its newest reading time.
 
     Pickles as a versioned plain dict (``to_state``), so a checkpoint survives code changes that
-    keep the state format; between bundles `DetectAnomalies` keeps the live object.  A state
+    keep the state format; between bundles `DetectAnomalies` keeps the live object (its timers are
+    the bucket's: ``stall_timer`` and ``silence_timer`` of older states are ignored).  A state
     this code cannot read never fails the job: v1 is migrated (its sensors keep their baselines, the
     multivariate model commissions afresh), anything else starts the device afresh; both are logged.
     """
 
-    __slots__ = ("device_id", "core", "last_ts", "stall_timer", "silence_timer")
+    __slots__ = ("device_id", "core", "last_ts")
 
     def __init__(self, device_id: str, core: DeviceMonitor) -> None:
         self.device_id = device_id
         self.core = core
         self.last_ts = -1
-        self.stall_timer = 0  # the pending processing-time timer (wall-clock ms), 0: none
-        self.silence_timer = 0  # the pending event-time silence check, 0: none
 
     @property
     def monitors(self) -> dict[str, SeriesMonitor]:
@@ -83,8 +84,6 @@ class DeviceMonitors:
             "v": DEVICE_STATE_VERSION,
             "device_id": self.device_id,
             "last_ts": self.last_ts,
-            "stall_timer": self.stall_timer,
-            "silence_timer": self.silence_timer,
             "device": self.core.to_state(),
         }
 
@@ -108,8 +107,6 @@ class DeviceMonitors:
                 raise ValueError(f"unsupported device state version {version!r}")
             dev = cls(device_id, core)
             dev.last_ts = int(state["last_ts"])
-            dev.stall_timer = int(state.get("stall_timer", 0))  # absent in states written before it
-            dev.silence_timer = int(state.get("silence_timer", 0))
             return dev
         except Exception as exc:  # noqa: BLE001 - a state we cannot read must not fail the job
             LOG.warning("device %s: unreadable detector state (%s); its baseline starts afresh",
@@ -187,7 +184,8 @@ def detect_batch(
 
 
 class DetectAnomalies(KeyedProcessFunction):
-    """Input: Row(device_id, ts_list, <one value list per sensor>) per device and window."""
+    """Input: Row(device_list, ts_list, <one value list per sensor>) per bucket and micro-batch, one entry
+    per reading; the key is the bucket (``DeviceMicroBatcher.bucketOf``)."""
 
     def __init__(
         self,
@@ -206,57 +204,91 @@ class DetectAnomalies(KeyedProcessFunction):
         self._with_readings = with_readings
         self._with_alerts = with_alerts
         self._cache_devices = cache_devices
-        self._state = None
-        self._devices: OrderedDict[Any, DeviceMonitors] = OrderedDict()
+        self._devices_state = None
+        self._schedule_state = None
+        self._devices: OrderedDict[str, DeviceMonitors] = OrderedDict()
+        self._schedules: dict[Any, Schedule] = {}
 
     def open(self, runtime_context: RuntimeContext) -> None:
         _CONFIGS.update(detection=self._detection, thresholds=self._thresholds, baseline=self._baseline)
-        self._state = runtime_context.get_state(ValueStateDescriptor("device", Types.PICKLED_BYTE_ARRAY()))
+        self._devices_state = runtime_context.get_map_state(
+            MapStateDescriptor("devices", Types.STRING(), Types.PICKLED_BYTE_ARRAY()))
+        self._schedule_state = runtime_context.get_state(
+            ValueStateDescriptor("schedule", Types.PICKLED_BYTE_ARRAY()))
         # Wall-clock time of the last input at this subtask; a (re)start counts as input, so the
         # processing-time timers restored from a checkpoint do not fire silence while catching up.
         self._last_input_ms = _wall_ms()
         self._devices = OrderedDict()
+        self._schedules = {}
 
-    def _device(self, key: Any) -> DeviceMonitors | None:
-        """The key's live device, else its state. PyFlink drops a state's object when a bundle commits
-        and unpickles it again on the next read (~0.5 ms, more than detecting a reading): with many
-        devices and few readings each per bundle that was most of the cost. The objects kept here are
-        the ones written to state, so a checkpoint holds exactly them; a restore reopens with none."""
-        dev = self._devices.get(key)
+    def _schedule(self, key: Any) -> Schedule | None:
+        """The current bucket's schedule: the live object written to state (as for devices, below)."""
+        sched = self._schedules.get(key)
+        if sched is None:
+            sched = self._schedule_state.value()
+            if sched is not None:
+                self._schedules[key] = sched
+        return sched
+
+    def _device(self, device_id: str) -> DeviceMonitors | None:
+        """The live device, else its state in the current bucket. PyFlink drops a state's object when a
+        bundle commits and unpickles it again on the next read (~0.5 ms, more than detecting a reading):
+        with many devices and few readings each per bundle that was most of the cost. The objects kept
+        here are the ones written to state, so a checkpoint holds exactly them; a restore reopens with
+        none."""
+        dev = self._devices.get(device_id)
         if dev is not None:
-            self._devices.move_to_end(key)
+            self._devices.move_to_end(device_id)
             return dev
-        dev = self._state.value()
+        dev = self._devices_state.get(device_id)
         if dev is not None:
-            self._keep(key, dev)
+            self._keep(dev)
         return dev
 
-    def _keep(self, key: Any, dev: DeviceMonitors) -> None:
+    def _keep(self, dev: DeviceMonitors) -> None:
         if self._cache_devices > 0:
-            self._devices[key] = dev
+            self._devices[dev.device_id] = dev
             if len(self._devices) > self._cache_devices:
                 self._devices.popitem(last=False)  # the least recently seen; its state is written
 
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context):
         self._last_input_ms = _wall_ms()
         key = ctx.get_current_key()
-        dev = self._device(key)
-        if dev is None:
-            core = DeviceMonitor(value[0], self._detection, self._thresholds, self._baseline)
-            dev = DeviceMonitors(value[0], core)
-            self._keep(key, dev)
+        sched = self._schedule(key)
+        if sched is None:
+            sched = self._schedules[key] = Schedule()
+        device_list, ts_list = value[0], value[1]
         columns = {s: value[2 + i] for i, s in enumerate(SENSORS)}
-        yield from self._out(detect_batch(dev, value[1], columns, self._with_readings))
+        rows: list = []
+        timeout = self._detection.silence_timeout_ms
+        earliest = END_OF_TIME
+        for device_id, idx in _by_device(device_list).items():
+            dev = self._device(device_id)
+            if dev is None:
+                dev = DeviceMonitors(device_id, DeviceMonitor(
+                    device_id, self._detection, self._thresholds, self._baseline))
+                self._keep(dev)
+            if idx is None:  # the whole batch is this device's
+                rows += detect_batch(dev, ts_list, columns, self._with_readings)
+            else:
+                rows += detect_batch(dev, [ts_list[i] for i in idx],
+                                     {s: [vs[i] for i in idx] for s, vs in columns.items()},
+                                     self._with_readings)
+            self._devices_state.put(device_id, dev)
+            if dev.last_ts >= 0:
+                sched.devices[device_id] = [dev.last_ts, False]
+                earliest = min(earliest, dev.last_ts + timeout)
         timers = ctx.timer_service()
-        if dev.stall_timer == 0:
-            dev.stall_timer = self._last_input_ms + self._detection.silence_timeout_ms
-            timers.register_processing_time_timer(dev.stall_timer)
-        if dev.silence_timer == 0 and dev.last_ts >= 0:
-            # One pending silence check per device, re-armed lazily when it fires (on_timer): not a
-            # timer deleted and registered per batch, each a round trip to the JVM.
-            dev.silence_timer = dev.last_ts + self._detection.silence_timeout_ms
-            timers.register_event_time_timer(dev.silence_timer)
-        self._state.update(dev)
+        if sched.stall_timer == 0:
+            sched.stall_timer = self._last_input_ms + timeout
+            timers.register_processing_time_timer(sched.stall_timer)
+        if earliest < END_OF_TIME and (sched.silence_timer == 0 or earliest < sched.silence_timer):
+            # A reading only moves its device's deadline later, so the pending check stands unless
+            # this one is earlier (a new device): not a timer deleted and registered per batch.
+            sched.silence_timer = earliest
+            timers.register_event_time_timer(earliest)
+        self._schedule_state.update(sched)
+        yield from self._out(rows)
 
     def _out(self, rows: Any):
         """The rows, each alert onset followed by its (bucket, row) pair on ``ALERTS``."""
@@ -273,54 +305,113 @@ class DetectAnomalies(KeyedProcessFunction):
 
     def _on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
         key = ctx.get_current_key()
-        dev = self._device(key)
-        if ctx.time_domain() == TimeDomain.PROCESSING_TIME:
-            yield from self._on_stall_timer(dev, ctx)
+        sched = self._schedule(key)
+        if sched is None:
             return
+        if ctx.time_domain() == TimeDomain.PROCESSING_TIME:
+            yield from self._on_stall_timer(sched, ctx)
         # A drained stop (or the end of a replay) pushes the watermark to the end of time: every
         # device would look silent at once, so that is not a silence.
-        if dev is None or ctx.timer_service().current_watermark() >= END_OF_TIME:
-            return
-        if timestamp >= dev.last_ts + self._ttl_ms:
-            self._state.clear()  # gone for longer than the state TTL
-            self._devices.pop(key, None)
-            return
-        if timestamp != dev.silence_timer and dev.silence_timer != 0:
-            return  # the state TTL's timer of an earlier silence; the device has reported since
-        # A silence check (or, with no check pending, a timer restored from an older state).
-        stale = timestamp != dev.silence_timer
-        dev.silence_timer = 0
-        deadline = dev.last_ts + self._detection.silence_timeout_ms
-        if timestamp < deadline:  # readings came since the check was armed: re-arm at the deadline
-            dev.silence_timer = deadline
-            ctx.timer_service().register_event_time_timer(deadline)
-            self._state.update(dev)
-            return
-        row = silence_row(dev, timestamp, "")
-        self._state.update(dev)
-        if row is not None and (row.alert or not stale):
-            yield row
-            ctx.timer_service().register_event_time_timer(dev.last_ts + self._ttl_ms)
+        elif ctx.timer_service().current_watermark() < END_OF_TIME:
+            yield from self._on_silence_timer(timestamp, sched, ctx)
+        if sched.devices:
+            self._schedule_state.update(sched)
+        else:  # every device of the bucket is gone
+            self._schedule_state.clear()
+            self._schedules.pop(key, None)
 
-    def _on_stall_timer(self, dev: DeviceMonitors | None, ctx: KeyedProcessFunction.OnTimerContext):
+    def _on_silence_timer(self, timestamp: int, sched: Schedule,
+                          ctx: KeyedProcessFunction.OnTimerContext):
+        """Every device due by ``timestamp``: a silence row at its deadline, or (silent for longer than
+        the state TTL) its state dropped; then the check is re-armed at the next deadline."""
+        if timestamp == sched.silence_timer:
+            sched.silence_timer = 0
+        timeout = self._detection.silence_timeout_ms
+        for device_id, entry in list(sched.devices.items()):
+            last_ts, silent = entry
+            if not silent and last_ts + timeout <= timestamp:
+                dev = self._device(device_id)
+                if dev is None:  # no state to check (cannot happen unless state was lost): forget it
+                    del sched.devices[device_id]
+                    continue
+                row = silence_row(dev, last_ts + timeout, "")
+                self._devices_state.put(device_id, dev)
+                entry[1] = silent = True
+                if row is not None:
+                    yield row
+            if silent and last_ts + self._ttl_ms <= timestamp:  # gone for longer than the state TTL
+                self._devices_state.remove(device_id)
+                self._devices.pop(device_id, None)
+                del sched.devices[device_id]
+        nxt = sched.next_deadline(timeout, self._ttl_ms)
+        if nxt is not None and (sched.silence_timer == 0 or nxt < sched.silence_timer):
+            sched.silence_timer = nxt
+            ctx.timer_service().register_event_time_timer(nxt)
+
+    def _on_stall_timer(self, sched: Schedule, ctx: KeyedProcessFunction.OnTimerContext):
         """Processing-time fallback: silence while the whole input is stalled (event time stopped)."""
-        if dev is None:
-            return
         now = _wall_ms()
         timeout = self._detection.silence_timeout_ms
         stalled_for = now - self._last_input_ms
-        row = None
+        all_silent = all(silent for _, silent in sched.devices.values())
         if stalled_for >= timeout:
             why = f"; input stalled for {stalled_for / 1000:.0f} s (no data from any shard)"
-            row = silence_row(dev, now, why)
-        if all(m.silence.silent for m in dev.monitors.values()):
-            dev.stall_timer = 0  # silent already: the device's next reading restarts the timer
+            all_silent = True
+            for device_id, (_, silent) in sched.devices.items():
+                dev = None if silent else self._device(device_id)
+                if dev is None:
+                    continue
+                row = silence_row(dev, now, why)
+                self._devices_state.put(device_id, dev)
+                all_silent &= all(m.silence.silent for m in dev.monitors.values())
+                if row is not None and row.alert:  # the onset only; open until a reading arrives
+                    yield row
+        if all_silent:
+            sched.stall_timer = 0  # silent already: the bucket's next reading restarts the timer
         else:
-            dev.stall_timer = max(now, self._last_input_ms + timeout)
-            ctx.timer_service().register_processing_time_timer(dev.stall_timer)
-        self._state.update(dev)
-        if row is not None and row.alert:  # the onset only; the episode is open until a reading arrives
-            yield row
+            sched.stall_timer = max(now, self._last_input_ms + timeout)
+            ctx.timer_service().register_processing_time_timer(sched.stall_timer)
+
+
+class Schedule:
+    """A bucket's devices (device -> [newest reading time, silent]) and its pending timers.
+
+    Pickles as a versioned plain dict, like `DeviceMonitors`."""
+
+    __slots__ = ("devices", "silence_timer", "stall_timer")
+
+    def __init__(self) -> None:
+        self.devices: dict[str, list] = {}
+        self.silence_timer = 0  # the pending event-time check (ms), 0: none
+        self.stall_timer = 0  # the pending processing-time timer (wall-clock ms), 0: none
+
+    def next_deadline(self, timeout_ms: int, ttl_ms: int) -> int | None:
+        """The earliest silence check (or, for a silent device, state expiry) of the bucket."""
+        return min((t + (ttl_ms if silent else timeout_ms) for t, silent in self.devices.values()),
+                   default=None)
+
+    def __reduce__(self) -> tuple:
+        return (_schedule_from_state, ({"v": 1, "devices": self.devices, "silence_timer": self.silence_timer,
+                                        "stall_timer": self.stall_timer},))
+
+
+def _schedule_from_state(state: dict) -> Schedule:
+    sched = Schedule()
+    sched.devices = {str(d): [int(t), bool(s)] for d, (t, s) in state.get("devices", {}).items()}
+    sched.silence_timer = int(state.get("silence_timer", 0))
+    sched.stall_timer = int(state.get("stall_timer", 0))
+    return sched
+
+
+def _by_device(device_list: list[str]) -> dict[str, list[int] | None]:
+    """Each device's positions in a bucket's batch, in arrival order (None: the whole batch)."""
+    first = device_list[0] if device_list else None
+    if all(d == first for d in device_list):
+        return {first: None} if first is not None else {}
+    out: dict[str, list[int] | None] = {}
+    for i, d in enumerate(device_list):
+        out.setdefault(d, []).append(i)  # type: ignore[union-attr]
+    return out
 
 
 def _wall_ms() -> int:

@@ -4,7 +4,7 @@ raw records (Kinesis, or a recorded file for replays), event time + watermarks p
   -> parse_reading (JVM scalar function)          -> dead letters (S3)
   -> valid readings, canonical JSON lines         -> raw archive (S3)
   -> one row per (device, sensor) reading (JVM)
-     -> micro-batches per device (JVM, arrival order) -> DetectAnomalies (Python, keyed state)
+     -> micro-batches per bucket of devices (JVM, arrival order) -> DetectAnomalies (Python, keyed state)
           -> anomalies (S3), Timestream anomalies table
           -> alert onsets (side output, keyed in the JVM) -> SNS, CloudWatch counts
      -> 1-minute statistics per series (JVM)      -> Timestream readings table
@@ -155,15 +155,16 @@ def split_stage(t_env: StreamTableEnvironment) -> tuple[DataStream, DataStream, 
 def window_stage(
     t_env: StreamTableEnvironment, p: PipelineConfig, thresholds: ThresholdConfig
 ) -> tuple[DataStream, DataStream]:
-    """(micro-batches per device, window statistics per series), both computed in the JVM.
+    """(micro-batches per bucket of devices, window statistics per series), both computed in the JVM.
 
-    A batch holds aligned arrays: timestamps and one value array per sensor, NaN where the
-    device did not report that sensor (valid readings are finite, so NaN is free as a marker).
+    A batch holds aligned arrays, one entry per reading: device ids, timestamps and one value array
+    per sensor, NaN where the device did not report that sensor (valid readings are finite, so NaN
+    is free as a marker).
     Batches are cut in arrival order by ``DeviceMicroBatcher`` (``connectors/java``) after at most
     ``batch_window_ms`` of processing time, not by event-time windows: detection does not wait for
     the watermark. The batcher holds a watermark back until the readings before it have left, and
     empties itself before each checkpoint barrier (so it keeps no state). A reading at or beyond a
-    static threshold (``ThresholdConfig.urgent_bounds``) sends its device's batch at once, so a
+    static threshold (``ThresholdConfig.urgent_bounds``) sends its bucket's batch at once, so a
     threshold alert waits for no interval.
     """
     agg_s = str(p.aggregate_window_s)
@@ -180,10 +181,10 @@ def window_stage(
     j_batches = (
         readings._j_data_stream.transform(
             "device-micro-batches", batcher.outputType(names),
-            batcher(len(SENSORS), p.batch_max_readings, p.batch_window_ms, lows, highs))
+            batcher(len(SENSORS), p.detection_buckets, p.batch_max_readings, p.batch_window_ms, lows, highs))
         .uid("device-micro-batches")
     )
-    batches = DataStream(j_batches)  # (device_id, batch) pairs, keyed in detect_stage
+    batches = DataStream(j_batches)  # (bucket, batch) pairs, keyed in detect_stage
     aggregates = t_env.to_data_stream(
         t_env.sql_query(
             # the columns are WindowStats' fields, by name (the sinks read them so)
@@ -207,7 +208,7 @@ def keyed_pairs(pairs: DataStream, key_type: TypeInformation) -> KeyedStream:
 
 
 def detect_stage(batches: DataStream, cfg: AppConfig) -> DataStream:
-    """Anomaly rows from the per-device detectors (Python, keyed state).
+    """Anomaly rows from the detectors (Python, keyed state per bucket of devices).
 
     With ``timestream.mode = readings`` every reading with its verdict (score, anomalous flag)
     also leaves on the side output ``READINGS``.
@@ -219,10 +220,11 @@ def detect_stage(batches: DataStream, cfg: AppConfig) -> DataStream:
         cfg.pipeline.detector_cache_devices,
     )
     return (
-        keyed_pairs(batches, Types.STRING())
+        keyed_pairs(batches, Types.INT())
         .process(detect, ANOMALY_TYPE)
         .name("detect-anomalies")
-        .uid("detect-anomalies")
+        # keyed by bucket since this uid (before: "detect-anomalies", keyed by device); see docs/deploy.md
+        .uid("detect-anomalies-by-bucket")
     )
 
 

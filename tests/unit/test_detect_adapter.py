@@ -173,15 +173,16 @@ def test_a_reading_after_a_silence_raises_the_silence_its_timer_would_have():
     assert not [r for r in short_gap if r[6] == "silence"]
 
 
-class _BundledState:
-    """PyFlink's ValueState as it behaves: an update is pickled when the bundle commits, and the next
-    read after a commit fetches and unpickles the bytes (a new object)."""
+class _Bundled:
+    """PyFlink's keyed state as it behaves: a write is pickled when the bundle commits, and the next read
+    after a commit fetches and unpickles the bytes (a new object). One store per state, keyed by
+    (Flink key, map key); a ValueState is the map key None."""
 
-    def __init__(self, store: dict, key: list) -> None:
-        self.store, self.key, self.pending, self.reads = store, key, {}, 0
+    def __init__(self, key: list) -> None:
+        self.key, self.store, self.pending, self.reads = key, {}, {}, 0
 
-    def value(self):
-        k = self.key[0]
+    def get(self, map_key=None):
+        k = (self.key[0], map_key)
         if k in self.pending:
             return self.pending[k]
         if k not in self.store:
@@ -189,62 +190,117 @@ class _BundledState:
         self.reads += 1
         return pickle.loads(self.store[k])
 
-    def update(self, dev) -> None:
-        self.pending[self.key[0]] = dev
+    def put(self, map_key, value) -> None:
+        self.pending[(self.key[0], map_key)] = value
+
+    def remove(self, map_key=None) -> None:
+        self.pending[(self.key[0], map_key)] = None
+
+    def value(self):
+        return self.get()
+
+    def update(self, value) -> None:
+        self.put(None, value)
 
     def clear(self) -> None:
-        self.pending.pop(self.key[0], None)
-        self.store.pop(self.key[0], None)
+        self.remove()
 
     def commit(self) -> None:
-        self.store.update({k: pickle.dumps(v) for k, v in self.pending.items()})
+        for k, v in self.pending.items():
+            if v is None:
+                self.store.pop(k, None)
+            else:
+                self.store[k] = pickle.dumps(v)
         self.pending.clear()
 
 
 class _Timers:
-    def register_processing_time_timer(self, _t: int) -> None:
-        pass
+    def __init__(self, fired: list, watermark: int) -> None:
+        self.fired, self.watermark = fired, watermark
 
-    register_event_time_timer = register_processing_time_timer
+    def register_processing_time_timer(self, t: int) -> None:
+        self.fired.append(("processing", t))
+
+    def register_event_time_timer(self, t: int) -> None:
+        self.fired.append(("event", t))
+
+    def current_watermark(self) -> int:
+        return self.watermark
 
 
 class _Context:
-    def __init__(self, key: list) -> None:
-        self.key = key
+    def __init__(self, key: list, timers: list, domain=None, watermark: int = 0) -> None:
+        self.key, self.timers, self.domain, self.watermark = key, timers, domain, watermark
 
     def get_current_key(self):
         return Row(self.key[0])  # PyFlink hands keys built in the JVM over as Rows
 
     def timer_service(self) -> _Timers:
-        return _Timers()
+        return _Timers(self.timers, self.watermark)
+
+    def time_domain(self):
+        return self.domain
 
 
-def _run_bundles(cache_devices: int, devices: int, bundles: int) -> tuple[list, int, dict]:
-    """Every device gets one batch per bundle; returns (rows, state reads, checkpointed states)."""
-    from flink_job.pipeline.detect import DetectAnomalies
+class _Operator:
+    """DetectAnomalies on stand-ins for its keyed states; ``bucket`` and ``commit`` as Flink would."""
 
-    key, store = [""], {}
-    fn = DetectAnomalies(DET, TH, 24, cache_devices=cache_devices)
-    state = _BundledState(store, key)
+    def __init__(self, cache_devices: int = 10_000, ttl_hours: int = 24) -> None:
+        from flink_job.pipeline.detect import DetectAnomalies
 
-    class Runtime:
-        def get_state(self, _descriptor):
-            return state
+        self.key: list = [0]
+        self.devices, self.schedules, self.timers = _Bundled(self.key), _Bundled(self.key), []
+        self.fn = DetectAnomalies(DET, TH, ttl_hours, cache_devices=cache_devices)
+        states = self
 
-    fn.open(Runtime())  # type: ignore[arg-type]
+        class Runtime:
+            def get_map_state(self, _descriptor):
+                return states.devices
+
+            def get_state(self, _descriptor):
+                return states.schedules
+
+        self.fn.open(Runtime())  # type: ignore[arg-type]
+
+    def process(self, bucket: int, batch: list[tuple[str, int, dict[str, float]]]) -> list:
+        """One bucket's micro-batch of (device, ts, {sensor: value}) readings."""
+        self.key[0] = bucket
+        cols = [[r[2].get(s, NAN) for r in batch] for s in ("temperature", "pressure", "vibration")]
+        value = Row([r[0] for r in batch], [r[1] for r in batch], *cols)
+        return list(self.fn.process_element(value, _Context(self.key, self.timers)))
+
+    def fire(self, bucket: int, timestamp: int, processing: bool = False) -> list:
+        from pyflink.datastream import TimeDomain
+
+        self.key[0] = bucket
+        domain = TimeDomain.PROCESSING_TIME if processing else TimeDomain.EVENT_TIME
+        return list(self.fn.on_timer(timestamp, _Context(self.key, self.timers, domain, timestamp)))
+
+    def commit(self) -> None:
+        self.devices.commit()
+        self.schedules.commit()
+
+
+def _readings(rng: random.Random, device: str, start: int, n: int = 5) -> list:
+    ts, cols = _batch(rng, start, n)
+    return [(device, t, {"temperature": cols["temperature"][i], "pressure": cols["pressure"][i]})
+            for i, t in enumerate(ts)]
+
+
+def _run_bundles(cache_devices: int, devices: int, bundles: int, buckets: int = 2) -> tuple[list, int, dict]:
+    """Every device gets one batch per bundle; returns (rows, device state reads, checkpointed states)."""
+    op = _Operator(cache_devices)
     rng, rows = random.Random(5), []
     for b in range(bundles):
-        for d in range(devices):
-            key[0] = f"m-{d}"
-            ts, cols = _batch(rng, b * 5000)
-            if b == bundles - 1 and d == 0:
-                cols["temperature"][2] = 130.0  # a critical breach: one onset
-            rows += fn.process_element(Row(key[0], ts, *cols.values()), _Context(key))
-        state.commit()
-    states = {k: pickle.loads(v).to_state() for k, v in store.items()}
-    for st in states.values():
-        st.pop("stall_timer")  # wall-clock time
-    return rows, state.reads, states
+        for bucket in range(buckets):
+            batch = [r for d in range(bucket, devices, buckets) for r in _readings(rng, f"m-{d}", b * 5000)]
+            if b == bundles - 1 and bucket == 0:
+                batch[2][2]["temperature"] = 130.0  # a critical breach of m-0: one onset
+            rows += op.process(bucket, batch)
+        op.commit()
+    states = {k: pickle.loads(v) for k, v in op.devices.store.items()}
+    states = {k: v.to_state() for k, v in states.items()}
+    return rows, op.devices.reads, states
 
 
 def test_live_devices_are_kept_between_bundles_and_checkpoint_exactly_what_an_uncached_run_does():
@@ -256,6 +312,7 @@ def test_live_devices_are_kept_between_bundles_and_checkpoint_exactly_what_an_un
     assert [(r.device_id, r.ts_ms, r.score) for r in cached[0]] == [
         (r.device_id, r.ts_ms, r.score) for r in uncached[0]]
     assert cached[2] == uncached[2]
+    assert {k[1] for k in cached[2]} == {"m-0", "m-1", "m-2"}
 
 
 def test_beyond_its_size_the_least_recently_seen_device_is_read_back_from_state():
@@ -265,3 +322,91 @@ def test_beyond_its_size_the_least_recently_seen_device_is_read_back_from_state(
     assert small[2] == uncached[2]
     assert [(r.device_id, r.ts_ms, r.score) for r in small[0]] == [
         (r.device_id, r.ts_ms, r.score) for r in uncached[0]]
+
+
+def test_devices_sharing_a_bucket_and_a_batch_are_scored_as_if_each_had_its_own():
+    """Interleaved readings of three devices in one bucket's batches give, per device, exactly the rows
+    of that device's readings run alone through ``detect_batch``."""
+    rng = random.Random(9)
+    per_device: dict[str, list] = {d: [] for d in ("a-1", "b-2", "c-3")}
+    batches = []
+    for w in range(60):
+        mixed = [r for d in per_device for r in _readings(rng, d, w * 5000)]
+        if w == 50:
+            mixed[4][2]["pressure"] = 9.9  # a breach of a-1
+        rng.shuffle(mixed)
+        mixed.sort(key=lambda r: (r[0], r[1]))  # each device in order; devices interleaved below
+        mixed = [mixed[i] for i in sorted(range(len(mixed)), key=lambda i: (i % 5, i))]
+        batches.append(mixed)
+        for r in mixed:
+            per_device[r[0]].append(r)
+    op = _Operator()
+    together = [row for batch in batches for row in op.process(7, batch)]
+    for device in per_device:
+        alone, dev = [], _dev(device)
+        for w in range(60):
+            mine = [r for r in batches[w] if r[0] == device]
+            cols = {s: [r[2].get(s, NAN) for r in mine] for s in ("temperature", "pressure", "vibration")}
+            alone += detect_batch(dev, [r[1] for r in mine], cols)
+        assert [tuple(r) for r in together if r.device_id == device] == [tuple(r) for r in alone]
+    assert any(r.alert and r.device_id == "a-1" for r in together)
+
+
+def test_one_timer_per_bucket_raises_each_silent_device_at_its_own_deadline_then_drops_its_state():
+    timeout, ttl = DET.silence_timeout_ms, 3_600_000
+    op = _Operator(ttl_hours=1)
+    rng = random.Random(2)
+    for w in range(30):  # a-1 stops after 100 s; b-2 goes on
+        op.process(0, (_readings(rng, "a-1", w * 5000) if w < 20 else []) + _readings(rng, "b-2", w * 5000))
+        op.commit()
+    events = [t for kind, t in op.timers if kind == "event"]
+    assert events == [4_000 + timeout]  # one check for the bucket, armed once
+    last_a = 99_000
+    assert op.fire(0, 4_000 + timeout) == []  # both reported since: re-armed at the earliest deadline
+    assert op.timers[-1] == ("event", last_a + timeout)
+    rows = op.fire(0, last_a + timeout)
+    assert [(r.device_id, r.sensor, r.ts_ms, r.alert) for r in rows] == [
+        ("a-1", "device", last_a + timeout, True)]
+    assert op.timers[-1] == ("event", 149_000 + timeout)  # b-2's deadline next
+    op.commit()
+    assert op.fire(0, 149_000 + timeout)[0].device_id == "b-2"  # b-2 silent in its turn
+    assert op.timers[-1] == ("event", last_a + ttl)  # then a-1's state expiry
+    op.commit()
+    assert op.fire(0, last_a + ttl) == []
+    op.commit()
+    assert set(op.devices.store) == {(0, "b-2")}  # a-1's state is gone, b-2's stays until its TTL
+    assert op.fire(0, 149_000 + ttl) == []
+    op.commit()
+    assert op.devices.store == {} and op.schedules.store == {}  # the bucket is empty: nothing kept
+
+
+def test_a_stalled_input_raises_silence_once_per_device_from_the_processing_time_timer():
+    import time
+
+    op = _Operator()
+    rng = random.Random(4)
+    op.process(3, _readings(rng, "a-1", 0) + _readings(rng, "b-2", 0))
+    now = int(time.time() * 1000)
+    assert op.fire(3, now, processing=True) == []  # data flowed moments ago: not stalled
+    op.fn._last_input_ms = now - DET.silence_timeout_ms - 1_000  # nothing for longer than the timeout
+    rows = op.fire(3, now, processing=True)
+    assert sorted(r.device_id for r in rows) == ["a-1", "b-2"] and all(r.alert for r in rows)
+    assert "input stalled" in rows[0].reason
+    timers = len(op.timers)
+    assert op.fire(3, now + 1, processing=True) == []  # raised once; every device silent: no re-arm
+    assert len(op.timers) == timers
+
+
+def test_a_restored_operator_reads_its_buckets_back_and_goes_on_as_the_running_one():
+    rng = random.Random(8)
+    batches = [_readings(rng, "a-1", w * 5000) + _readings(rng, "b-2", w * 5000) for w in range(80)]
+    running = _Operator()
+    for w in range(40):
+        running.process(1, batches[w])
+    running.commit()
+    restored = _Operator()
+    restored.devices.store = dict(running.devices.store)
+    restored.schedules.store = dict(running.schedules.store)
+    rest_running = [tuple(r) for w in range(40, 80) for r in running.process(1, batches[w])]
+    rest_restored = [tuple(r) for w in range(40, 80) for r in restored.process(1, batches[w])]
+    assert rest_restored == rest_running and restored.devices.reads == 2

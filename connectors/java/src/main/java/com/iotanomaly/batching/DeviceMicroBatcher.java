@@ -15,20 +15,24 @@ import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.types.Row;
 
 /**
- * Groups readings per device into micro-batches in arrival order, so one element crossing into the
- * Python detectors carries many readings, without waiting for event time.
+ * Groups readings per bucket of devices into micro-batches in arrival order, so one element crossing
+ * into the Python detectors carries many readings of many devices, without waiting for event time.
  *
  * <p>Input: {@code Row(device_id, ts, <one DOUBLE per sensor, null when not reported>)}. Output, per
- * device with buffered readings: {@code Row(device_id, Row(device_id, Long[] ts_list, Double[]
- * <sensor>_list...))}, NaN where a sensor was not reported (valid readings are finite, so NaN is a
- * free marker). The outer row is the (key, value) pair PyFlink's {@code key_by} would build with a
- * Python map: built here, the batches reach the keyed Python detectors with no extra crossing.
+ * bucket with buffered readings: {@code Row(bucket, Row(String[] device_list, Long[] ts_list, Double[]
+ * <sensor>_list...))}, one entry per reading, NaN where a sensor was not reported (valid readings are
+ * finite, so NaN is a free marker). A device's bucket is {@link #bucketOf}: stable across runs, so a
+ * device's detector state stays with its bucket's key. The outer row is the (key, value) pair PyFlink's
+ * {@code key_by} would build with a Python map: built here, the batches reach the keyed Python
+ * detectors with no extra crossing. Keyed by bucket, not by device, one element and one keyed-state
+ * commit carry many devices: at 10,000 devices a device has about one reading per batch, and PyFlink's
+ * per-element and per-key costs would otherwise be paid per reading.
  *
  * <p>A batch leaves when the subtask has buffered {@code maxReadings} readings or {@code intervalMs}
  * after its first reading (processing time), and always before a checkpoint barrier or the end of
  * input. A reading at or beyond a static threshold ({@code urgentLow} / {@code urgentHigh} per
  * sensor: the loosest bounds no configured level lies inside, so a breach is never held back, NaN:
- * none) sends its device's batch at once: a threshold alert does not wait for the interval. Whether
+ * none) sends its bucket's batch at once: a threshold alert does not wait for the interval. Whether
  * it is a breach, and whether it alerts, the detectors decide as always; an early batch only costs
  * batching. A watermark that arrives while readings are buffered is held back and forwarded right after
  * them: downstream every reading arrives before any watermark that passes it (event-time timers stay
@@ -43,17 +47,19 @@ public class DeviceMicroBatcher extends AbstractStreamOperator<Row> implements O
     private static final long serialVersionUID = 1L;
 
     private final int sensors;
+    private final int buckets;
     private final int maxReadings;
     private final long intervalMs;
     private final double[] urgentLow;
     private final double[] urgentHigh;
 
-    private transient Map<String, Batch> buffer;
+    private transient Map<Integer, Batch> buffer;
     private transient int buffered;
     private transient long timerAt; // processing time of the pending flush, -1: none
     private transient Watermark heldWatermark; // arrived while readings were buffered; follows them
 
     private static final class Batch {
+        final List<String> devices = new ArrayList<>();
         final List<Long> ts = new ArrayList<>();
         final List<Double>[] values;
         long maxTs = Long.MIN_VALUE;
@@ -67,25 +73,28 @@ public class DeviceMicroBatcher extends AbstractStreamOperator<Row> implements O
         }
     }
 
-    public DeviceMicroBatcher(int sensors, int maxReadings, long intervalMs) {
-        this(sensors, maxReadings, intervalMs, null, null);
+    public DeviceMicroBatcher(int sensors, int buckets, int maxReadings, long intervalMs) {
+        this(sensors, buckets, maxReadings, intervalMs, null, null);
     }
 
     /**
-     * @param urgentLow per sensor, a reading at or below this sends its device's batch at once (NaN or
+     * @param buckets how many keys the devices are spread over (the detectors' parallel unit)
+     * @param urgentLow per sensor, a reading at or below this sends its bucket's batch at once (NaN or
      *     a null array: never)
      * @param urgentHigh the same at or above
      */
     public DeviceMicroBatcher(
-            int sensors, int maxReadings, long intervalMs, double[] urgentLow, double[] urgentHigh) {
-        if (sensors < 1 || maxReadings < 1 || intervalMs < 1) {
-            throw new IllegalArgumentException("sensors, maxReadings and intervalMs must be >= 1");
+            int sensors, int buckets, int maxReadings, long intervalMs, double[] urgentLow,
+            double[] urgentHigh) {
+        if (sensors < 1 || buckets < 1 || maxReadings < 1 || intervalMs < 1) {
+            throw new IllegalArgumentException("sensors, buckets, maxReadings and intervalMs must be >= 1");
         }
         if ((urgentLow != null && urgentLow.length != sensors)
                 || (urgentHigh != null && urgentHigh.length != sensors)) {
             throw new IllegalArgumentException("urgentLow and urgentHigh need one bound per sensor");
         }
         this.sensors = sensors;
+        this.buckets = buckets;
         this.maxReadings = maxReadings;
         this.intervalMs = intervalMs;
         this.urgentLow = bounds(urgentLow, sensors);
@@ -101,17 +110,22 @@ public class DeviceMicroBatcher extends AbstractStreamOperator<Row> implements O
         return out;
     }
 
-    /** The output type: (device_id, batch), see {@link #batchType}. */
-    public static TypeInformation<Row> outputType(String[] sensorNames) {
-        return Types.ROW_NAMED(new String[] {"f0", "f1"}, Types.STRING, batchType(sensorNames));
+    /** A device's bucket: String.hashCode is fixed by the Java spec, so it is the same in every run. */
+    public static int bucketOf(String device, int buckets) {
+        return Math.floorMod(device.hashCode(), buckets);
     }
 
-    /** A batch: device_id, ts_list and one value list per sensor name. */
+    /** The output type: (bucket, batch), see {@link #batchType}. */
+    public static TypeInformation<Row> outputType(String[] sensorNames) {
+        return Types.ROW_NAMED(new String[] {"f0", "f1"}, Types.INT, batchType(sensorNames));
+    }
+
+    /** A batch: device_list, ts_list and one value list per sensor name, one entry per reading. */
     public static TypeInformation<Row> batchType(String[] sensorNames) {
         String[] names = new String[sensorNames.length + 2];
         TypeInformation<?>[] types = new TypeInformation<?>[sensorNames.length + 2];
-        names[0] = "device_id";
-        types[0] = Types.STRING;
+        names[0] = "device_list";
+        types[0] = BasicArrayTypeInfo.STRING_ARRAY_TYPE_INFO;
         names[1] = "ts_list";
         types[1] = BasicArrayTypeInfo.LONG_ARRAY_TYPE_INFO;
         for (int i = 0; i < sensorNames.length; i++) {
@@ -133,8 +147,10 @@ public class DeviceMicroBatcher extends AbstractStreamOperator<Row> implements O
     public void processElement(StreamRecord<Row> element) throws Exception {
         Row r = element.getValue();
         String device = (String) r.getField(0);
-        Batch b = buffer.computeIfAbsent(device, k -> new Batch(sensors));
+        int bucket = bucketOf(device, buckets);
+        Batch b = buffer.computeIfAbsent(bucket, k -> new Batch(sensors));
         long ts = (Long) r.getField(1);
+        b.devices.add(device);
         b.ts.add(ts);
         b.maxTs = Math.max(b.maxTs, ts);
         boolean urgent = false;
@@ -146,7 +162,7 @@ public class DeviceMicroBatcher extends AbstractStreamOperator<Row> implements O
         }
         buffered++;
         if (urgent) {
-            emit(device, buffer.remove(device));
+            emit(bucket, buffer.remove(bucket));
             buffered -= b.ts.size();
         }
         if (buffered >= maxReadings || buffered == 0) { // 0: only a held watermark is left to forward
@@ -168,7 +184,7 @@ public class DeviceMicroBatcher extends AbstractStreamOperator<Row> implements O
         if (buffered == 0 && heldWatermark == null) {
             return;
         }
-        for (Map.Entry<String, Batch> e : buffer.entrySet()) {
+        for (Map.Entry<Integer, Batch> e : buffer.entrySet()) {
             emit(e.getKey(), e.getValue());
         }
         buffer.clear();
@@ -185,14 +201,14 @@ public class DeviceMicroBatcher extends AbstractStreamOperator<Row> implements O
         }
     }
 
-    private void emit(String device, Batch b) {
+    private void emit(int bucket, Batch b) {
         Object[] fields = new Object[sensors + 2];
-        fields[0] = device;
+        fields[0] = b.devices.toArray(new String[0]);
         fields[1] = b.ts.toArray(new Long[0]);
         for (int i = 0; i < sensors; i++) {
             fields[i + 2] = b.values[i].toArray(new Double[0]);
         }
-        output.collect(new StreamRecord<>(Row.of(device, Row.of(fields)), b.maxTs));
+        output.collect(new StreamRecord<>(Row.of(bucket, Row.of(fields)), b.maxTs));
     }
 
     @Override

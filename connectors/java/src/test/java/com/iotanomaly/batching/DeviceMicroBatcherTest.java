@@ -15,10 +15,18 @@ import org.junit.Test;
 /** The micro-batcher on Flink's operator test harness: what leaves when, and in which order. */
 public class DeviceMicroBatcherTest {
 
+    // enough buckets that the few devices of a test each have their own ("d-1".."d-4" hash apart by 1)
+    private static final int BUCKETS = 1024;
+
     private static OneInputStreamOperatorTestHarness<Row, Row> harness(int maxReadings, long intervalMs)
             throws Exception {
-        OneInputStreamOperatorTestHarness<Row, Row> h =
-                new OneInputStreamOperatorTestHarness<>(new DeviceMicroBatcher(2, maxReadings, intervalMs));
+        return harness(BUCKETS, maxReadings, intervalMs);
+    }
+
+    private static OneInputStreamOperatorTestHarness<Row, Row> harness(
+            int buckets, int maxReadings, long intervalMs) throws Exception {
+        OneInputStreamOperatorTestHarness<Row, Row> h = new OneInputStreamOperatorTestHarness<>(
+                new DeviceMicroBatcher(2, buckets, maxReadings, intervalMs));
         h.setProcessingTime(0);
         h.open();
         return h;
@@ -28,7 +36,7 @@ public class DeviceMicroBatcherTest {
         return new StreamRecord<>(Row.of(device, ts, a, b), ts);
     }
 
-    /** Batches and watermarks in output order: a Row is (device, batch), a Long a watermark. */
+    /** Batches and watermarks in output order: a Row is (bucket, batch), a Long a watermark. */
     private static List<Object> drain(OneInputStreamOperatorTestHarness<Row, Row> h) {
         List<Object> out = new ArrayList<>();
         for (Object o : h.getOutput()) {
@@ -54,16 +62,43 @@ public class DeviceMicroBatcherTest {
         List<Object> out = drain(h);
         assertEquals(2, out.size());
         Row first = (Row) out.get(0);
-        assertEquals("d-1", first.getField(0));
+        assertEquals(DeviceMicroBatcher.bucketOf("d-1", BUCKETS), first.getField(0));
         Row batch = (Row) first.getField(1);
-        assertEquals("d-1", batch.getField(0));
+        assertArrayEquals(new String[] {"d-1", "d-1"}, (String[]) batch.getField(0));
         assertArrayEquals(new Long[] {5_000L, 3_000L}, (Long[]) batch.getField(1));
         Double[] a = (Double[]) batch.getField(2);
         Double[] b = (Double[]) batch.getField(3);
         assertArrayEquals(new Double[] {1.0, 2.0}, a);
         assertTrue(Double.isNaN(b[0]) && b[1] == 3.0); // not reported: NaN
-        assertEquals("d-2", ((Row) out.get(1)).getField(0));
+        assertEquals(DeviceMicroBatcher.bucketOf("d-2", BUCKETS), ((Row) out.get(1)).getField(0));
         h.close();
+    }
+
+    @Test
+    public void devicesOfOneBucketShareABatchWithEachReadingNamingItsDevice() throws Exception {
+        OneInputStreamOperatorTestHarness<Row, Row> h = harness(1, 1000, 200);
+        h.processElement(reading("d-1", 5_000, 1.0, null));
+        h.processElement(reading("d-2", 4_000, 7.0, 8.0));
+        h.processElement(reading("d-1", 6_000, 2.0, 3.0));
+        h.setProcessingTime(200);
+        List<Object> out = drain(h);
+        assertEquals(1, out.size());
+        Row pair = (Row) out.get(0);
+        assertEquals(0, pair.getField(0));
+        Row batch = (Row) pair.getField(1);
+        assertArrayEquals(new String[] {"d-1", "d-2", "d-1"}, (String[]) batch.getField(0));
+        assertArrayEquals(new Long[] {5_000L, 4_000L, 6_000L}, (Long[]) batch.getField(1));
+        assertArrayEquals(new Double[] {1.0, 7.0, 2.0}, (Double[]) batch.getField(2));
+        h.close();
+    }
+
+    @Test
+    public void aDevicesBucketIsTheSameInEveryRunAndWithinRange() {
+        assertEquals(Math.floorMod("machine-0042".hashCode(), 256), DeviceMicroBatcher.bucketOf("machine-0042", 256));
+        for (int i = 0; i < 10_000; i++) {
+            int b = DeviceMicroBatcher.bucketOf("dev-" + i, 7);
+            assertTrue(b >= 0 && b < 7);
+        }
     }
 
     @Test
@@ -110,7 +145,7 @@ public class DeviceMicroBatcherTest {
     private static OneInputStreamOperatorTestHarness<Row, Row> urgentHarness() throws Exception {
         // sensor a: urgent at or above 100; sensor b: at or below 2 (NaN: no bound on that side)
         OneInputStreamOperatorTestHarness<Row, Row> h = new OneInputStreamOperatorTestHarness<>(
-                new DeviceMicroBatcher(2, 1000, 1_000, new double[] {Double.NaN, 2.0},
+                new DeviceMicroBatcher(2, BUCKETS, 1000, 1_000, new double[] {Double.NaN, 2.0},
                         new double[] {100.0, Double.NaN}));
         h.setProcessingTime(0);
         h.open();
@@ -118,7 +153,7 @@ public class DeviceMicroBatcherTest {
     }
 
     @Test
-    public void aReadingAtAThresholdSendsItsDevicesBatchAtOnceAndNoOtherDevices() throws Exception {
+    public void aReadingAtAThresholdSendsItsBucketsBatchAtOnceAndNoOtherBuckets() throws Exception {
         OneInputStreamOperatorTestHarness<Row, Row> h = urgentHarness();
         h.processElement(reading("d-1", 1, 50.0, 5.0));
         h.processElement(reading("d-2", 2, 99.9, 2.1)); // inside both bounds: waits
@@ -126,10 +161,10 @@ public class DeviceMicroBatcherTest {
         List<Object> out = drain(h);
         assertEquals(1, out.size());
         Row batch = (Row) ((Row) out.get(0)).getField(1);
-        assertEquals("d-1", batch.getField(0));
+        assertArrayEquals(new String[] {"d-1", "d-1"}, (String[]) batch.getField(0));
         assertArrayEquals(new Long[] {1L, 3L}, (Long[]) batch.getField(1)); // the device's earlier reading too
         h.processElement(reading("d-3", 4, null, 1.5)); // at or below the low bound of b
-        assertEquals("d-3", ((Row) drain(h).get(0)).getField(0));
+        assertEquals(DeviceMicroBatcher.bucketOf("d-3", BUCKETS), ((Row) drain(h).get(0)).getField(0));
         h.processElement(reading("d-4", 5, null, null)); // nothing reported: never urgent
         assertTrue(drain(h).isEmpty());
         h.setProcessingTime(1_000);
@@ -155,7 +190,7 @@ public class DeviceMicroBatcherTest {
 
     @Test
     public void theOutputTypeIsTheKeyAndBatchPairPyFlinkExpects() {
-        assertEquals("Row(f0: String, f1: Row(device_id: String, ts_list: BasicArrayTypeInfo<Long>, a_list: BasicArrayTypeInfo<Double>, "
+        assertEquals("Row(f0: Integer, f1: Row(device_list: BasicArrayTypeInfo<String>, ts_list: BasicArrayTypeInfo<Long>, a_list: BasicArrayTypeInfo<Double>, "
                 + "b_list: BasicArrayTypeInfo<Double>))",
                 DeviceMicroBatcher.outputType(new String[] {"a", "b"}).toString());
     }
