@@ -147,7 +147,7 @@ class PipelineConfig:
     detection_buckets: int = setting(
         256, "devices are spread over this many keys for detection: one element into Python and one "
         "keyed-state commit carry a bucket's devices, not one device (a bucket is the unit of parallelism; "
-        "changing it restarts the detectors' baselines)")
+        "changing it on restore restarts the baselines of the devices that move to another bucket)")
     detector_cache_devices: int = setting(
         10_000, "devices whose live detectors a Python subtask keeps between bundles (~13 KB each; "
         "PyFlink re-reads and unpickles every other device's state once per bundle); 0: none")

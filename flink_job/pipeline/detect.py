@@ -196,6 +196,7 @@ class DetectAnomalies(KeyedProcessFunction):
         baseline: BaselineConfig | None = None,
         with_alerts: bool = False,
         cache_devices: int = 10_000,
+        buckets: int | None = None,
     ) -> None:
         self._detection = detection
         self._thresholds = thresholds
@@ -204,6 +205,7 @@ class DetectAnomalies(KeyedProcessFunction):
         self._with_readings = with_readings
         self._with_alerts = with_alerts
         self._cache_devices = cache_devices
+        self._buckets = buckets  # pipeline.detection_buckets; None: keys are not device buckets (tests)
         self._devices_state = None
         self._schedule_state = None
         self._devices: OrderedDict[str, DeviceMonitors] = OrderedDict()
@@ -228,7 +230,21 @@ class DetectAnomalies(KeyedProcessFunction):
             sched = self._schedule_state.value()
             if sched is not None:
                 self._schedules[key] = sched
+                self._forget_moved(key, sched)
         return sched
+
+    def _forget_moved(self, key: Any, sched: Schedule) -> None:
+        """Drop the devices restored into a bucket that is no longer theirs (``detection_buckets``
+        changed): their readings now go to another key, which starts them afresh, so here they would
+        only look silent and raise a false alert."""
+        if self._buckets is None:
+            return
+        bucket = key[0] if isinstance(key, Row) else key
+        for device_id in [d for d in sched.devices if device_bucket(d, self._buckets) != bucket]:
+            del sched.devices[device_id]
+            self._devices_state.remove(device_id)  # the live object, if any, is the new bucket's
+        if not sched.devices:
+            self._schedule_state.clear()
 
     def _device(self, device_id: str) -> DeviceMonitors | None:
         """The live device, else its state in the current bucket. PyFlink drops a state's object when a
@@ -412,6 +428,16 @@ def _by_device(device_list: list[str]) -> dict[str, list[int] | None]:
     for i, d in enumerate(device_list):
         out.setdefault(d, []).append(i)  # type: ignore[union-attr]
     return out
+
+
+def device_bucket(device_id: str, buckets: int) -> int:
+    """The device's detection bucket as the JVM batcher computes it (``DeviceMicroBatcher.bucketOf``):
+    Java's String.hashCode over UTF-16 code units, floor-modulo ``buckets``."""
+    h = 0
+    units = device_id.encode("utf-16-be")
+    for i in range(0, len(units), 2):
+        h = (31 * h + (units[i] << 8 | units[i + 1])) & 0xFFFFFFFF
+    return (h - (1 << 32) if h >> 31 else h) % buckets
 
 
 def _wall_ms() -> int:

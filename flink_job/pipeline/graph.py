@@ -217,7 +217,7 @@ def detect_stage(batches: DataStream, cfg: AppConfig) -> DataStream:
     with_alerts = bool(cfg.sinks.alerts_topic_arn or cfg.sinks.metrics_namespace)
     detect = DetectAnomalies(
         cfg.detection, cfg.thresholds, cfg.pipeline.state_ttl_hours, with_readings, cfg.baseline, with_alerts,
-        cfg.pipeline.detector_cache_devices,
+        cfg.pipeline.detector_cache_devices, cfg.pipeline.detection_buckets,
     )
     return (
         keyed_pairs(batches, Types.INT())

@@ -18,6 +18,7 @@ from flink_job.pipeline.detect import _CONFIGS, READINGS, DeviceMonitors, detect
 DET, TH = DetectionConfig(), ThresholdConfig()
 NAN = float("nan")
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "state"
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 
 
 def _dev(device_id: str) -> DeviceMonitors:
@@ -245,12 +246,12 @@ class _Context:
 class _Operator:
     """DetectAnomalies on stand-ins for its keyed states; ``bucket`` and ``commit`` as Flink would."""
 
-    def __init__(self, cache_devices: int = 10_000, ttl_hours: int = 24) -> None:
+    def __init__(self, cache_devices: int = 10_000, ttl_hours: int = 24, buckets: int | None = None) -> None:
         from flink_job.pipeline.detect import DetectAnomalies
 
         self.key: list = [0]
         self.devices, self.schedules, self.timers = _Bundled(self.key), _Bundled(self.key), []
-        self.fn = DetectAnomalies(DET, TH, ttl_hours, cache_devices=cache_devices)
+        self.fn = DetectAnomalies(DET, TH, ttl_hours, cache_devices=cache_devices, buckets=buckets)
         states = self
 
         class Runtime:
@@ -410,3 +411,35 @@ def test_a_restored_operator_reads_its_buckets_back_and_goes_on_as_the_running_o
     rest_running = [tuple(r) for w in range(40, 80) for r in running.process(1, batches[w])]
     rest_restored = [tuple(r) for w in range(40, 80) for r in restored.process(1, batches[w])]
     assert rest_restored == rest_running and restored.devices.reads == 2
+
+
+def test_a_device_bucket_is_the_one_the_jvm_batcher_computes():
+    """tests/vectors/device_buckets.tsv was written by the JVM; DeviceMicroBatcherTest reads it too."""
+    from flink_job.pipeline.detect import device_bucket
+
+    rows = [line.split("\t") for line in (VECTORS / "device_buckets.tsv").read_text().splitlines()
+            if not line.startswith("#")]
+    assert len(rows) > 50 and any(int(b) != 0 for _, n, b in rows if int(n) > 1)
+    assert [device_bucket(d, int(n)) for d, n, _ in rows] == [int(b) for _, _, b in rows]
+
+
+def test_after_the_bucket_count_changes_a_moved_device_is_started_afresh_not_reported_silent():
+    from flink_job.pipeline.detect import device_bucket
+
+    rng = random.Random(6)
+    names = [f"press-{i:04d}" for i in range(40)]
+    old = _Operator(buckets=4)
+    for w in range(20):
+        for b in range(4):
+            mine = [d for d in names if device_bucket(d, 4) == b]
+            old.process(b, [r for d in mine for r in _readings(rng, d, w * 5000)])
+        old.commit()
+    new = _Operator(buckets=8)  # restored from the old checkpoint with pipeline.detection_buckets = 8
+    new.devices.store, new.schedules.store = dict(old.devices.store), dict(old.schedules.store)
+    stayed = {d for d in names if device_bucket(d, 8) == device_bucket(d, 4)}
+    assert 0 < len(stayed) < len(names)
+    silent_at = 99_000 + DET.silence_timeout_ms
+    rows = [r for b in range(4) for r in new.fire(b, silent_at)]  # the old buckets' pending checks
+    new.commit()
+    assert sorted(r.device_id for r in rows) == sorted(stayed)  # a moved device raises nothing here
+    assert {d for _, d in new.devices.store} == stayed  # and its old copy is gone

@@ -4,6 +4,8 @@ import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
 
+import java.nio.file.Files;
+import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.flink.streaming.api.watermark.Watermark;
@@ -93,8 +95,18 @@ public class DeviceMicroBatcherTest {
     }
 
     @Test
-    public void aDevicesBucketIsTheSameInEveryRunAndWithinRange() {
-        assertEquals(Math.floorMod("machine-0042".hashCode(), 256), DeviceMicroBatcher.bucketOf("machine-0042", 256));
+    public void aDevicesBucketIsTheSameInEveryRunAndWithinRange() throws Exception {
+        // the shared vectors the Python detectors are held to (device_bucket in flink_job/pipeline/detect.py)
+        int checked = 0;
+        for (String line : Files.readAllLines(Paths.get("tests", "vectors", "device_buckets.tsv"))) {
+            if (line.startsWith("#")) {
+                continue;
+            }
+            String[] f = line.split("\t");
+            assertEquals(line, Integer.parseInt(f[2]), DeviceMicroBatcher.bucketOf(f[0], Integer.parseInt(f[1])));
+            checked++;
+        }
+        assertTrue("too few vectors: " + checked, checked > 50);
         for (int i = 0; i < 10_000; i++) {
             int b = DeviceMicroBatcher.bucketOf("dev-" + i, 7);
             assertTrue(b >= 0 && b < 7);
