@@ -236,15 +236,13 @@ class DetectAnomalies(KeyedProcessFunction):
     def _forget_moved(self, key: Any, sched: Schedule) -> None:
         """Drop the devices restored into a bucket that is no longer theirs (``detection_buckets``
         changed): their readings now go to another key, which starts them afresh, so here they would
-        only look silent and raise a false alert."""
+        only look silent and raise a false alert. The caller writes the schedule back (or clears it)."""
         if self._buckets is None:
             return
         bucket = key[0] if isinstance(key, Row) else key
         for device_id in [d for d in sched.devices if device_bucket(d, self._buckets) != bucket]:
             del sched.devices[device_id]
             self._devices_state.remove(device_id)  # the live object, if any, is the new bucket's
-        if not sched.devices:
-            self._schedule_state.clear()
 
     def _device(self, device_id: str) -> DeviceMonitors | None:
         """The live device, else its state in the current bucket. PyFlink drops a state's object when a
