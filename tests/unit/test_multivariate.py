@@ -58,6 +58,28 @@ def test_the_rank_one_inverse_stays_the_inverse_of_the_covariance():
     assert max(abs(a - b) for a, b in pairs) < 1e-6 * max(abs(b) for _, b in pairs)
 
 
+def test_learning_a_reading_just_scored_matches_learning_it_cold():
+    """learn_one(x) reuses score_one(x)'s deviation and inverse product: bit for bit the same model as
+    a twin that learns without scoring first, through a re-inversion and a refused rank-one step."""
+    m, rng = commissioned()
+    twin = MultivariateDetector.from_state(m.to_state(), baseline_readings=200)
+    for i in range(1200):
+        x = correlated(rng, broken=i % 50 == 0)
+        m.score_one(x)
+        if i % 7 == 0:
+            m.score_one(correlated(rng))  # a later score of another reading: no reuse for x
+        m.learn_one(x)
+        twin.learn_one(x)
+    assert (m.mean, m.cov, m.inv) == (twin.mean, twin.cov, twin.inv)
+    d = [1.0, -2.0, 0.5]
+    w = [sum(r[j] * d[j] for j in range(3)) for r in m.inv]
+    assert 1.0 - 1e4 * sum(a * b for a, b in zip(d, w, strict=True)) < 0
+    m._rank_one(d, -1e4, 0.9)  # a refused Sherman-Morrison step (denominator < 0): re-inverted, then scaled
+    cov = [[v - 1e4 * a * b for v, b in zip(row, d, strict=True)] for row, a in zip(twin.cov, d, strict=True)]
+    assert m.cov == [[v * 0.9 for v in row] for row in cov]
+    assert m.inv == [[v / 0.9 for v in row] for row in _invert(cov)]
+
+
 def test_state_round_trips_through_json_with_identical_scores():
     m, rng = commissioned()
     twin = MultivariateDetector.from_state(json.loads(json.dumps(m.to_state())), baseline_readings=200)

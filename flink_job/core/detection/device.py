@@ -26,8 +26,8 @@ import functools
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
+from typing import Any, NamedTuple
 
 from flink_job.core.detection.alerting import AlertPolicy
 from flink_job.core.detection.config import BaselineConfig, DetectionConfig, ThresholdConfig
@@ -39,8 +39,9 @@ DEVICE = "device"  # the sensor name of device-level verdicts (multivariate, sil
 DEVICE_STATE_VERSION = 1
 
 
-@dataclass(frozen=True)
-class DeviceVerdict:
+class DeviceVerdict(NamedTuple):
+    """One reading of a device, judged per sensor and jointly."""
+
     ts_ms: int
     sensors: dict[str, Verdict]  # per sensor reported in this reading
     model: Verdict | None  # the multivariate verdict (None: model off or a channel missing)
@@ -128,7 +129,7 @@ class DeviceMonitor:
         channels = max(len(finite), len(self.series))
         sensors = {s: self.monitor(s, channels).update(ts_ms, v) for s, v in finite.items()}
         if self.policy.anomalous:  # a multivariate episode is open: it alerted for this device already
-            sensors = {s: replace(v, alert=False) if v.alert and "threshold" not in v.detectors else v
+            sensors = {s: v._replace(alert=False) if v.alert and "threshold" not in v.detectors else v
                        for s, v in sensors.items()}
         model_verdict = None
         contributors: tuple[tuple[str, float], ...] = ()

@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from flink_job.core.detection.alerting import AlertPolicy, NoveltyGate
 from flink_job.core.detection.base import Detector
@@ -37,8 +36,10 @@ STATE_VERSION = 3  # v3: a novelty gate per detector, first-outlier learning; v2
 # saved series gate)
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
+    """One reading's judgement (a named tuple: built once per sensor reading, 4x cheaper than a
+    frozen dataclass)."""
+
     ts_ms: int
     value: float | None  # None for a silence verdict
     score: float  # anomaly score in [0, 1]
@@ -106,18 +107,19 @@ class SeriesMonitor:
             return Verdict(ts_ms, x, 0.0, (), self.policy.anomalous, False,
                            "warning" if self.policy.anomalous else "ok", "non-finite reading ignored")
         cfg = self.detection
-        commissioning = self._commissioning(ts_ms)
+        detectors = self.detectors
+        commissioning = not self.commissioned and self._commissioning(ts_ms)
         self.n += 1
         if commissioning:
-            for d in self.detectors:
+            for d in detectors:
                 d.learn_one(x, ts_ms)
-            scores = [0.0] * len(self.detectors)
+            scores = [0.0] * len(detectors)
             score = 0.0
         else:
             if cfg.protect_baseline:
-                scores = [d.score_one(x, ts_ms) for d in self.detectors]
+                scores = [d.score_one(x, ts_ms) for d in detectors]
             else:
-                scores = [d.score_learn_one(x, ts_ms) for d in self.detectors]
+                scores = [d.score_learn_one(x, ts_ms) for d in detectors]
             score = self._gate(scores)
         statistical = score
         level = self.threshold.level(x) if self.threshold is not None else 0
@@ -130,10 +132,11 @@ class SeriesMonitor:
                      or (cfg.episode_adapt_ms > 0 and self.episode_start is not None
                          and ts_ms - self.episode_start >= cfg.episode_adapt_ms))
             self.prev_normal = normal
-            for d in self.detectors:
-                if learn:
+            if learn:
+                for d in detectors:
                     d.learn_one(x, ts_ms)
-                else:
+            else:
+                for d in detectors:
                     d.track_one(x, ts_ms)  # follow the signal, keep the baseline
         if anomalous and self.episode_start is None:
             self.episode_start = ts_ms
@@ -171,8 +174,8 @@ class SeriesMonitor:
             return 0.0
         if self.detection.novelty_scope == "series":
             return self.gates[0].apply(max(scores))
-        for i, g in enumerate(self.gates):
-            scores[i] = g.apply(scores[i])
+        gated = [g.apply(sc) for g, sc in zip(self.gates, scores)]
+        scores[:len(gated)] = gated
         return max(scores)
 
     def _gate_names(self) -> list[str]:

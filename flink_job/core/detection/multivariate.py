@@ -83,7 +83,7 @@ class MultivariateDetector:
     name = "multivariate"
     __slots__ = ("channels", "baseline_readings", "baseline_ms", "alpha", "limit_z", "alert_threshold",
                  "n", "started_ms", "mean", "cov", "inv", "limit", "g", "h", "cal_n", "cal_sum", "cal_sumsq",
-                 "updates", "last_stat", "last_contrib")
+                 "updates", "last_stat", "last_contrib", "_scored")
 
     def __init__(self, channels: Sequence[str], baseline_readings: int = 100, baseline_ms: int = 0,
                  alpha: float = 0.001, limit_z: float = 2.326, alert_threshold: float = 0.6) -> None:
@@ -116,6 +116,7 @@ class MultivariateDetector:
         self.updates = 0
         self.last_stat = 0.0
         self.last_contrib: list[float] = [0.0] * d
+        self._scored: tuple | None = None  # (x, x - mean, inv (x - mean)) of the last score_one
 
     @property
     def commissioning(self) -> bool:
@@ -143,6 +144,7 @@ class MultivariateDetector:
             self.last_stat = 0.0
             return 0.0
         t2, d, w = self._t2(x)
+        self._scored = (x, d, w)  # learn_one(x) right after needs the same d and w
         t2 = max(t2, 0.0)
         self.last_stat = t2
         self.last_contrib = [a * b for a, b in zip(d, w)]
@@ -180,6 +182,7 @@ class MultivariateDetector:
             self._adapt(x)
 
     def _commission(self, x: list[float], ts_ms: int) -> None:
+        self._scored = None
         dim = len(x)
         if self.n == 0:
             self.started_ms = ts_ms
@@ -221,32 +224,50 @@ class MultivariateDetector:
 
     def _adapt(self, x: list[float]) -> None:
         a = self.alpha
-        d = [p - q for p, q in zip(x, self.mean)]
+        scored, self._scored = self._scored, None
+        if scored is not None and scored[0] is x:  # scored just now: the same mean and inverse
+            _, d, w = scored
+        else:
+            d, w = [p - q for p, q in zip(x, self.mean)], None
         self.mean = [m + a * v for m, v in zip(self.mean, d)]
-        # C' = (1-a) C + a(1-a) d dᵀ = (1-a) (C + a d dᵀ)
-        self._rank_one(d, a)
-        f = 1.0 - a
-        self.cov = [[v * f for v in row] for row in self.cov]
-        self.inv = [[v / f for v in row] for row in self.inv]
+        # C' = (1-a) C + a(1-a) d dᵀ = (1-a) (C + a d dᵀ): the rank-one update and the scaling by
+        # (1-a) in one pass over each matrix (the same operations in the same order as two passes)
+        self._rank_one(d, a, 1.0 - a, w)
         self.updates += 1
         if self.updates % REINVERT_EVERY == 0:
             self.inv = _invert(self.cov)
 
-    def _rank_one(self, d: list[float], c: float) -> None:
-        """cov += c d dᵀ, and inv by Sherman-Morrison."""
-        for i, di in enumerate(d):
-            if di:
-                row = self.cov[i]
-                k = c * di
-                for j, dj in enumerate(d):
-                    row[j] += k * dj
-        w = _matvec(self.inv, d)
+    def _rank_one(self, d: list[float], c: float, f: float = 1.0, w: list[float] | None = None) -> None:
+        """cov += c d dᵀ, and inv by Sherman-Morrison; then (f != 1) cov *= f and inv /= f, in the
+        same pass over each matrix when the update is well-conditioned. ``w`` = inv d, if known."""
+        if w is None:
+            w = _matvec(self.inv, d)  # from inv alone, so the cov pass below can follow
         denom = 1.0 + c * _dot(d, w)
-        if denom <= 0.0 or not math.isfinite(denom):
-            self.inv = _invert(self.cov)
+        ok = denom > 0.0 and math.isfinite(denom)
+        fold = ok and f != 1.0
+        cov = self.cov
+        for i, di in enumerate(d):
+            row = cov[i]
+            if di:
+                k = c * di
+                if fold:
+                    cov[i] = [(v + k * dj) * f for v, dj in zip(row, d)]
+                else:
+                    for j, dj in enumerate(d):
+                        row[j] += k * dj
+            elif fold:
+                cov[i] = [v * f for v in row]
+        if not ok:
+            self.inv = _invert(cov)
+            if f != 1.0:
+                self.cov = [[v * f for v in row] for row in cov]
+                self.inv = [[v / f for v in row] for row in self.inv]
             return
         k = c / denom
-        self.inv = [[v - k * wi * wj for v, wj in zip(row, w)] for row, wi in zip(self.inv, w)]
+        if fold:
+            self.inv = [[(v - k * wi * wj) / f for v, wj in zip(row, w)] for row, wi in zip(self.inv, w)]
+        else:
+            self.inv = [[v - k * wi * wj for v, wj in zip(row, w)] for row, wi in zip(self.inv, w)]
 
     # -- state ---------------------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:

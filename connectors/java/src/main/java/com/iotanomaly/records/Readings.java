@@ -30,7 +30,6 @@ public final class Readings {
     public static final long MIN_TS_MS = 946_684_800_000L;
     public static final int MAX_DEPTH = 64;
 
-    private static final Pattern DEVICE_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}");
     private static final Pattern ISO_TS = Pattern.compile(
             "([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\\.([0-9]{1,9}))?"
                     + "(Z|[+-][0-9]{2}:[0-9]{2})");
@@ -121,6 +120,22 @@ public final class Readings {
         return n;
     }
 
+    /** {@code [A-Za-z0-9][A-Za-z0-9_.:-]{0,63}}, the reference's pattern, without a regex on the hot path. */
+    static boolean validDeviceId(String id) {
+        int n = id.length();
+        if (n == 0 || n > 64) {
+            return false;
+        }
+        for (int i = 0; i < n; i++) {
+            char c = id.charAt(i);
+            boolean alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+            if (!alnum && (i == 0 || (c != '_' && c != '.' && c != ':' && c != '-'))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** Python's type name of a parsed JSON value (the reasons name types as the reference does). */
     static String typeName(Object v) {
         if (v instanceof String) {
@@ -173,7 +188,7 @@ public final class Readings {
         if (deviceId == null || deviceId == StrictJson.NULL) {
             return Result.bad("missing field 'device_id'");
         }
-        if (!(deviceId instanceof String) || !DEVICE_ID.matcher((String) deviceId).matches()) {
+        if (!(deviceId instanceof String) || !validDeviceId((String) deviceId)) {
             return Result.bad("invalid 'device_id': " + StrictJson.clip(deviceId, 80));
         }
 

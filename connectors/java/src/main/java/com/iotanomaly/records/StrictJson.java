@@ -451,6 +451,8 @@ public final class StrictJson {
             sb.append(pyRepr((Double) v));
         } else if (v == NULL) {
             sb.append("null");
+        } else if (v instanceof BigInteger && ((BigInteger) v).bitLength() < 64) {
+            sb.append(((BigInteger) v).longValue()); // same digits; BigInteger.toString is far slower
         } else {
             sb.append(v); // BigInteger, Long, Boolean
         }

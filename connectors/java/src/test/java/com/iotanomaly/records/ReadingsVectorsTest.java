@@ -73,6 +73,33 @@ public class ReadingsVectorsTest {
                 0, failures.size());
     }
 
+    /** The hand-written device-id check against the reference's pattern, on random ids of every class. */
+    @Test
+    public void deviceIdCheckMatchesThePattern() {
+        java.util.regex.Pattern reference = java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}");
+        String alphabet = "aZ09_.:-/ \u00e9\ud83d\n";
+        java.util.Random rng = new java.util.Random(42);
+        for (int i = 0; i < 200_000; i++) {
+            int n = rng.nextInt(68);
+            StringBuilder sb = new StringBuilder();
+            for (int j = 0; j < n; j++) {
+                // mostly valid characters, so long valid ids (and the 64/65 boundary) occur often
+                sb.append(rng.nextInt(10) < 8 ? alphabet.charAt(rng.nextInt(4)) : alphabet.charAt(rng.nextInt(alphabet.length())));
+            }
+            String id = sb.toString();
+            assertEquals(id, reference.matcher(id).matches(), Readings.validDeviceId(id));
+        }
+    }
+
+    /** Integers are written as Python writes them, on either side of the long fast path. */
+    @Test
+    public void integersWrittenExactly() {
+        for (String literal : new String[] {"0", "-1", "9223372036854775807", "-9223372036854775808",
+                "9223372036854775808", "-9223372036854775809", "123456789012345678901234567890"}) {
+            assertEquals(literal, StrictJson.write(new BigInteger(literal)));
+        }
+    }
+
     @Test
     public void pythonFloatReprs() {
         assertEquals("1e+16", StrictJson.pyRepr(1e16));
