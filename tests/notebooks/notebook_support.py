@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
+
+from interpreters import find_python
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
@@ -50,17 +49,4 @@ def all_notes() -> dict[str, dict[str, Any]]:
     return {p.name: load(p) for p in NOTE_PATHS}
 
 
-def _python38() -> str | None:
-    """A working python3.8: pyenv's real binary first (its shim fails unless 3.8 is activated)."""
-    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    candidates = [str(p) for p in sorted(root.glob("versions/3.8*/bin/python3.8"))]
-    candidates += [c for c in (shutil.which("python3.8"),) if c]
-    for candidate in candidates:
-        ok = subprocess.run([candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 8)"],
-                            capture_output=True).returncode == 0
-        if ok:
-            return candidate
-    return None
-
-
-PYTHON38 = _python38()
+PYTHON38 = find_python("3.8")

@@ -9,33 +9,17 @@ detectors there, so flink_job.core must stay 3.8-compatible (no dataclass slots,
 from __future__ import annotations
 
 import ast
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from interpreters import find_python
 
 REPO = Path(__file__).resolve().parents[2]
 CORE_FILES = sorted((REPO / "flink_job" / "core").rglob("*.py")) + [
     REPO / "flink_job" / "evaluation" / "nab.py"
 ]
-
-
-def _python(version: str = "3.8") -> str | None:
-    """A working interpreter of ``version``: pyenv's install first (its shim may not be active)."""
-    candidates = []
-    pyenv = shutil.which("pyenv")
-    if pyenv:
-        root = subprocess.run([pyenv, "root"], capture_output=True, text=True).stdout.strip()
-        found = Path(root, "versions").glob(f"{version}.*/bin/python{version}")
-        candidates += [str(p) for p in sorted(found)]
-    if shutil.which(f"python{version}"):
-        candidates.append(shutil.which(f"python{version}"))
-    for exe in candidates:
-        if subprocess.run([exe, "--version"], capture_output=True).returncode == 0:
-            return exe
-    return None
 
 
 @pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: str(p.relative_to(REPO)))
@@ -78,7 +62,7 @@ print("core ok on", __import__("sys").version.split()[0])
 
 
 def test_core_runs_on_python38():
-    py38 = _python()
+    py38 = find_python("3.8")
     if py38 is None:
         pytest.skip("no Python 3.8 interpreter here (pyenv install 3.8 to run this check)")
     done = subprocess.run([py38, "-c", SCRIPT], cwd=REPO, capture_output=True, text=True, timeout=120)
@@ -112,7 +96,7 @@ print(digest.hexdigest())
 @pytest.mark.parametrize("version", ["3.8", "3.12"])
 def test_scores_are_bit_identical_on_other_pythons(version):
     """3.12's ``sum`` of floats compensates; a score summed with it differed from 3.11's in the last bits."""
-    exe = _python(version)
+    exe = find_python(version)
     if exe is None:
         pytest.skip(f"no Python {version} interpreter here (pyenv install {version} to run this check)")
     here, there = (subprocess.run([py, "-c", SCORES], cwd=REPO, capture_output=True, text=True, timeout=300)
