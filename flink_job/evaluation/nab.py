@@ -7,14 +7,14 @@ of all files are sorted by score once and the raw score is updated incrementally
 
 from __future__ import annotations
 
-import functools
 import math
-import operator
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from flink_job.core.floats import add_up
 
 
 @dataclass(frozen=True)
@@ -120,12 +120,6 @@ class FileResult:
     window_scores: list[float] = field(default_factory=list)
 
 
-def _add_up(values: Iterable[float]) -> float:
-    """Left to right, as Python <= 3.11's ``sum`` adds floats: 3.12's ``sum`` compensates, so the same
-    scores would sum to a different last bit there (MSF and the notebooks run other Pythons)."""
-    return functools.reduce(operator.add, values, 0.0)
-
-
 def score_file(scores: Sequence[float] | np.ndarray, weights: RowWeights, theta: float,
                profile: Profile) -> FileResult:
     """File score at threshold theta (SCORING.md step 4)."""
@@ -144,7 +138,7 @@ def score_file(scores: Sequence[float] | np.ndarray, weights: RowWeights, theta:
         elif best[k] is None or w > best[k]:
             best[k] = w
     window_scores = [-profile.a_fn if b is None else b for b in best]
-    total += _add_up(window_scores)
+    total += add_up(window_scores)
     tp = sum(1 for b in best if b is not None)
     return FileResult(total, int(detected.size), tp, weights.n_windows - tp, fp_rows, window_scores)
 
@@ -223,6 +217,6 @@ def score_corpus(files: Sequence[tuple[np.ndarray, RowWeights]], theta: float,
                  profile: Profile) -> tuple[float, float, list[FileResult]]:
     """Raw and normalised corpus score at a fixed theta, plus per-file results."""
     results = [score_file(scores, w, theta, profile) for scores, w in files]
-    raw = _add_up(r.score for r in results)
+    raw = add_up(r.score for r in results)
     n_windows = sum(w.n_windows for _, w in files)
     return raw, normalise(raw, n_windows, profile), results

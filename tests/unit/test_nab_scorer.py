@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from flink_job.core.floats import add_up
 from flink_job.evaluation import nab
 
 STD = nab.PROFILES["standard"]
@@ -111,5 +112,5 @@ def test_windows_map_from_timestamps_to_rows():
 def test_scores_add_up_left_to_right_on_every_python():
     """3.12's sum() compensates ([1e16, 1.0, -1e16] -> 1.0); the scorer adds as 3.11 and the official
     scorer's Python do, so a corpus score is the same last bit on the job's and the notebooks' Pythons."""
-    assert nab._add_up([1e16, 1.0, -1e16]) == 0.0
-    assert nab._add_up(iter([0.25, 0.5])) == 0.75
+    assert add_up([1e16, 1.0, -1e16]) == 0.0
+    assert add_up(iter([0.25, 0.5])) == 0.75

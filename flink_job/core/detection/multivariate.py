@@ -25,11 +25,11 @@ rounding cannot accumulate.
 
 from __future__ import annotations
 
-import functools
 import math
-import operator
 from collections.abc import Sequence
 from typing import Any
+
+from flink_job.core.floats import add_up
 
 REINVERT_EVERY = 1000
 # Prior on each channel's variance (relative to 1 + its first value squared): keeps C invertible before
@@ -163,7 +163,7 @@ class MultivariateDetector:
     def contributions(self, top: int = 3) -> list[tuple[str, float]]:
         """The channels behind the last score, largest first, as shares of T² (positive parts)."""
         pos = [max(c, 0.0) for c in self.last_contrib]
-        total = functools.reduce(operator.add, pos, 0.0)  # left to right, as _dot adds
+        total = add_up(pos)  # left to right, as _dot adds
         if total <= 0.0:
             return []
         ranked = sorted(zip(self.channels, pos), key=lambda p: -p[1])
