@@ -25,6 +25,9 @@ def _run_score_csv(args: argparse.Namespace) -> int:
         return 2
     print(f"wrote {args.output}: {counts['rows']} rows, {counts['anomalous']} anomalous, "
           f"{counts['alerts']} alerts", file=sys.stderr)
+    if counts["set_aside"]:
+        print(f"{counts['set_aside']} rows older than an earlier row were set aside, not scored "
+              "(their note column says why)", file=sys.stderr)
     return 0
 
 
@@ -68,9 +71,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "one device; column name = sensor name) and score it as the job scores a device: one "
                     "monitor per column plus one multivariate model (Hotelling T2) over all value columns. "
                     "Writes one row per input row: timestamp, score, anomalous, alert (0/1, combined), "
-                    "model_score, top_sensors (the columns behind the joint score) and <column>_score.",
+                    "model_score, top_sensors (the columns behind the joint score), <column>_score and "
+                    "note.",
         epilog="Timestamps: ISO-8601 (naive = UTC) or epoch seconds/milliseconds. Empty cells are missing "
-               "readings. Exit status 2 on unusable input, with the row and column in the message.")
+               "readings. Rows are judged in file order, as the job judges a device's readings in "
+               "arrival order: a row older than the newest row judged before it is set aside (scores 0, "
+               "note says why). Exit status 2 on unusable input, with the row and column in the message.")
     sc.add_argument("input", type=Path, metavar="INPUT", help="input CSV with a header row")
     sc.add_argument("output", type=Path, metavar="OUTPUT", help="output CSV to write")
     sc.add_argument("--timestamp-column", default="timestamp", help="name of the timestamp column "

@@ -10,8 +10,10 @@ name = sensor name, so a "temperature" column gets the temperature thresholds).
 
 Output: one row per input row with `timestamp, score, anomalous, alert` (combined: max score, any open
 episode, any alert), `model_score` and `top_sensors` (device mode: the columns behind the joint score),
-and `<column>_score` per column.  An empty cell is a missing reading: that column skips the row (and the
-joint model, which needs every column, skips it too).
+and `<column>_score` per column, then `note`.  An empty cell is a missing reading: that column skips the
+row (and the joint model, which needs every column, skips it too).  Rows are judged in file order, as
+the job judges a device's readings in arrival order: a row older than the newest row judged so far is
+set aside (scores 0, ``note`` says why; ``flink_job.core.detection.order``), as the job sets it aside.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any, TextIO
 
 from flink_job.core.detection import DetectionConfig, SeriesMonitor, ThresholdConfig
 from flink_job.core.detection.device import DeviceMonitor
+from flink_job.core.detection.order import aside_reason, behind_ms
 
 
 class InputError(ValueError):
@@ -92,6 +95,7 @@ def score_rows(reader: Iterator[list[str]], header: list[str], timestamp_column:
     else:
         device = DeviceMonitor(device_id, detection, thresholds)
     width = len(header)
+    newest: int | None = None
     for row_no, row in enumerate(reader, start=2):
         if not row or all(not c.strip() for c in row):
             continue
@@ -99,6 +103,13 @@ def score_rows(reader: Iterator[list[str]], header: list[str], timestamp_column:
             raise InputError(f"row {row_no}: expected {width} fields, got {len(row)}")
         ts = parse_timestamp(row[t_idx], row_no, timestamp_column)
         values = {name: _number(row[i], row_no, name) for i, name in cols if row[i].strip()}
+        behind = behind_ms(newest, ts) if values else 0
+        if behind:
+            yield [row[t_idx], f"{0.0:.6f}", 0, 0, f"{0.0:.6f}", "", *(f"{0.0:.6f}" for _ in cols),
+                   aside_reason(behind, newest)]  # type: ignore[arg-type]
+            continue
+        if values:
+            newest = ts
         if per_column:
             parts = {name: monitors[name].update(ts, x) for name, x in values.items()}
             model_score, top = 0.0, ""
@@ -112,7 +123,7 @@ def score_rows(reader: Iterator[list[str]], header: list[str], timestamp_column:
         alert = any(v.alert for v in parts.values())
         per = [parts[name].score if name in parts else 0.0 for _, name in cols]
         yield [row[t_idx], f"{score:.6f}", int(anomalous), int(alert), f"{model_score:.6f}", top,
-               *(f"{x:.6f}" for x in per)]
+               *(f"{x:.6f}" for x in per), ""]
 
 
 def _number(cell: str, row_no: int, name: str) -> float:
@@ -129,13 +140,13 @@ def _number(cell: str, row_no: int, name: str) -> float:
 def score_csv(input_path: Path, output: Path | TextIO, timestamp_column: str = "timestamp",
               config_path: Path | None = None, device_id: str = "csv", per_column: bool = False,
               baseline_rows: int | None = None) -> dict[str, int]:
-    """Score INPUT into OUTPUT; returns counts {"rows", "anomalous", "alerts"}."""
+    """Score INPUT into OUTPUT; returns counts {"rows", "anomalous", "alerts", "set_aside"}."""
     detection, thresholds = load_config(config_path)
     if baseline_rows is not None:
         if baseline_rows < 2:
             raise InputError(f"--baseline-rows must be >= 2, got {baseline_rows}")
         detection = dataclasses.replace(detection, baseline_readings=baseline_rows)
-    counts = {"rows": 0, "anomalous": 0, "alerts": 0}
+    counts = {"rows": 0, "anomalous": 0, "alerts": 0, "set_aside": 0}
     try:
         fin = open(input_path, newline="")  # noqa: SIM115 - closed by the with-block below
     except OSError as e:
@@ -148,7 +159,7 @@ def score_csv(input_path: Path, output: Path | TextIO, timestamp_column: str = "
             raise InputError(f"{input_path}: empty file (no header row)") from None
         value_cols = [h for h in header if h != timestamp_column]
         out_header = ["timestamp", "score", "anomalous", "alert", "model_score", "top_sensors",
-                      *(f"{c}_score" for c in value_cols)]
+                      *(f"{c}_score" for c in value_cols), "note"]
         rows = score_rows(reader, header, timestamp_column, detection, thresholds, device_id, per_column)
         if isinstance(output, Path):
             with open(output, "w", newline="") as fout:
@@ -166,3 +177,4 @@ def _write(fout: TextIO, header: list[str], rows: Iterator[list[Any]], counts: d
         counts["rows"] += 1
         counts["anomalous"] += r[2]
         counts["alerts"] += r[3]
+        counts["set_aside"] += bool(r[-1])

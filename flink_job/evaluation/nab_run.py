@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from flink_job.core.detection import DetectionConfig, SeriesMonitor, ThresholdConfig
+from flink_job.core.detection.order import in_order
 from flink_job.evaluation import nab
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -45,16 +46,22 @@ def run_file(args: tuple[str, str, dict[str, str]]) -> dict[str, Any]:
     values = df["value"].astype(float).tolist()
     cfg = DetectionConfig.from_properties(props)
     monitor = SeriesMonitor(f"nab:{name}", "value", cfg, ThresholdConfig())
+    # Rows in file order, as the job judges a device's readings in arrival order: a row older than the
+    # newest judged is set aside with score 0 (one file has them: machine_temperature repeats an hour).
+    judged = [i for i, ok in enumerate(in_order(ts_ms)) if ok]
     t0 = time.perf_counter()
-    verdicts = monitor.update_many(ts_ms, values)
+    verdicts = monitor.update_many([ts_ms[i] for i in judged], [values[i] for i in judged])
     elapsed = time.perf_counter() - t0
-    scores = np.array([v.score if v.alert else 0.0 for v in verdicts])
+    scores = np.zeros(len(values))
+    scores[judged] = [v.score if v.alert else 0.0 for v in verdicts]
     labels = json.loads((root / "labels" / "combined_windows.json").read_text())[name]
     windows = nab.windows_to_rows(ts, [(np.datetime64(a), np.datetime64(b)) for a, b in labels])
-    alerts = [i for i, v in enumerate(verdicts) if v.alert]
+    alerted = {i: v for i, v in zip(judged, verdicts, strict=True) if v.alert}  # row -> verdict
+    alerts = list(alerted)
     return {"name": name, "rows": len(values), "windows": windows, "window_labels": labels,
             "scores": scores, "alerts": alerts, "timestamps": [str(t)[:19] for t in ts[alerts]],
-            "detectors": [list(verdicts[i].detectors) for i in alerts], "seconds": elapsed}
+            "detectors": [list(alerted[i].detectors) for i in alerts], "set_aside": len(values) - len(judged),
+            "seconds": elapsed}
 
 
 def list_files(data_dir: Path) -> list[str]:
@@ -99,7 +106,8 @@ def evaluate(data_dir: Path, props: Mapping[str, str] | None = None, workers: in
                                                                         strict=False)],
         "alerts": [{"row": i, "timestamp": t, "score": round(float(r["scores"][i]), 4), "detectors": d}
                    for i, t, d in zip(r["alerts"], r["timestamps"], r["detectors"], strict=True)],
-        "monitor_seconds": round(r["seconds"], 3), "score": {}} for r in results}
+        "set_aside": r["set_aside"], "monitor_seconds": round(r["seconds"], 3), "score": {}}
+        for r in results}
     for pname, profile in nab.PROFILES.items():
         files = per_profile_files[pname]
         sweep = nab.optimise_threshold(files, profile)

@@ -5,7 +5,9 @@ The JVM groups readings into micro-batches per bucket of devices (``DeviceMicroB
 spans a checkpoint barrier), so one call into Python carries every reading of every device of that
 bucket in the batch: PyFlink's per-element cost and its keyed-state commit at each bundle end are paid
 once per bucket, not once per device (at 10,000 devices a device has about one reading per batch).
-Detection does not wait for event time: the watermark only drives the silence checks.
+Detection does not wait for event time: the watermark only drives the silence checks. Each device's
+readings are judged in arrival order; one older than its device's newest is set aside on
+``OUT_OF_ORDER`` (archived under late/), as ``score-csv`` does (``flink_job.core.detection.order``).
 
 The pure-Python ``DeviceMonitor`` does the detection. A bucket's devices live in one MapState (device
 -> monitors; PyFlink writes a map's changes in one request per bundle), checkpointed; its schedule
@@ -25,6 +27,7 @@ nothing at all for that long (the input is stalled), never while data flows or a
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -38,6 +41,7 @@ from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 from flink_job.core.detection.config import BaselineConfig, DetectionConfig, ThresholdConfig
 from flink_job.core.detection.device import DEVICE, DeviceMonitor
 from flink_job.core.detection.monitor import SeriesMonitor, Verdict
+from flink_job.core.detection.order import aside_reason, behind_ms
 from flink_job.core.outputs import Anomaly, ScoredReading
 from flink_job.core.records import SENSORS
 from flink_job.pipeline.outputs import ALERT_PAIR_TYPE, READING_TYPE, bucket_of, to_row
@@ -53,6 +57,8 @@ READINGS = OutputTag("readings", READING_TYPE)
 # in the JVM straight into their writers, not filtered out of the anomalies by another Python operator
 # (each Python operator on the way holds a row for up to one bundle: alert latency).
 ALERTS = OutputTag("alerts", ALERT_PAIR_TYPE)
+# Readings set aside as out of order for their device, as late/ lines (JSON: reason, record, received_at).
+OUT_OF_ORDER = OutputTag("out-of-order", Types.STRING())
 
 # Configs for restoring pickled state on a worker; set in DetectAnomalies.open().
 _CONFIGS: dict[str, Any] = {}
@@ -139,6 +145,15 @@ def silence_row(dev: DeviceMonitors, now_ms: int, why: str) -> Row | None:
         Anomaly(dev.device_id, DEVICE, v.ts_ms, None, 1.0, v.severity, "silence", True, v.alert, reason))
 
 
+def aside_line(device_id: str, ts_ms: int, values: dict[str, float], behind: int, newest_ms: int) -> str:
+    """The late/ line of a reading set aside as out of order (as the JVM lists readings behind the
+    watermark: reason, the reading, when it was seen)."""
+    record = json.dumps({"device_id": device_id, "ts": ts_ms, **values}, separators=(",", ":"))
+    received = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    return json.dumps({"reason": aside_reason(behind, newest_ms), "record": record,
+                       "received_at": received}, separators=(",", ":"))
+
+
 def is_reportable(v: Verdict) -> bool:
     """Readings worth a row downstream: anything a detector flagged, or an open episode."""
     return v.anomalous or v.alert or bool(v.detectors)
@@ -150,20 +165,23 @@ def detect_batch(
     columns: dict[str, list[float]],
     with_readings: bool = False,
 ) -> list:
-    """Run one device's micro-batch (NaN = sensor not reported) through its monitor, in event time.
+    """Run one device's micro-batch (NaN = sensor not reported) through its monitor, in arrival order.
 
-    Returns anomaly rows (per sensor, and ``device`` for the multivariate model) and, with
-    ``with_readings``, ``(READINGS, row)`` for every sensor reading.
+    Returns anomaly rows (per sensor, and ``device`` for the multivariate model), ``(OUT_OF_ORDER,
+    line)`` for each reading older than the device's newest (not judged) and, with ``with_readings``,
+    ``(READINGS, row)`` for every sensor reading judged.
     """
-    order = sorted(range(len(ts_list)), key=ts_list.__getitem__)
     rows: list = []
     device_id = dev.device_id
     timeout = dev.core.detection.silence_timeout_ms
-    for i in order:
+    for i, ts in enumerate(ts_list):
         values = {s: vs[i] for s, vs in columns.items() if not math.isnan(vs[i])}
         if not values:
             continue
-        ts = ts_list[i]
+        behind = behind_ms(dev.last_ts, ts)
+        if behind:
+            rows.append((OUT_OF_ORDER, aside_line(device_id, ts, values, behind, dev.last_ts)))
+            continue
         if 0 <= dev.last_ts <= ts - timeout:
             # The reading ends a silence its event-time timer has not raised yet: in catch-up one
             # watermark step can leap past both the timer and this reading, whose batch then comes
@@ -171,7 +189,7 @@ def detect_batch(
             row = silence_row(dev, dev.last_ts + timeout, "")
             if row is not None and row.alert:
                 rows.append(row)
-        dev.last_ts = max(dev.last_ts, ts)
+        dev.last_ts = ts
         verdict = dev.core.update(ts, values)
         for sensor, v in verdict.parts.items():
             if is_reportable(v):
@@ -282,6 +300,7 @@ class DetectAnomalies(KeyedProcessFunction):
                 dev = DeviceMonitors(device_id, DeviceMonitor(
                     device_id, self._detection, self._thresholds, self._baseline))
                 self._keep(dev)
+            before = dev.last_ts
             if idx is None:  # the whole batch is this device's
                 rows += detect_batch(dev, ts_list, columns, self._with_readings)
             else:
@@ -289,7 +308,8 @@ class DetectAnomalies(KeyedProcessFunction):
                                      {s: [vs[i] for i in idx] for s, vs in columns.items()},
                                      self._with_readings)
             self._devices_state.put(device_id, dev)
-            if dev.last_ts >= 0:
+            # readings set aside (out of order) neither end a silence nor move its deadline
+            if dev.last_ts >= 0 and (dev.last_ts != before or device_id not in sched.devices):
                 sched.devices[device_id] = [dev.last_ts, False]
                 earliest = min(earliest, dev.last_ts + timeout)
         timers = ctx.timer_service()

@@ -28,7 +28,7 @@ from flink_job.config import AppConfig, PipelineConfig
 from flink_job.core.detection.config import ThresholdConfig
 from flink_job.core.records import SENSORS
 from flink_job.pipeline import sinks
-from flink_job.pipeline.detect import ALERTS, READINGS, DetectAnomalies
+from flink_job.pipeline.detect import ALERTS, OUT_OF_ORDER, READINGS, DetectAnomalies
 from flink_job.pipeline.outputs import ANOMALY_TYPE, side_output
 
 
@@ -309,6 +309,12 @@ def attach_sinks(graph: JobGraph, cfg: AppConfig) -> None:
     base = s.archive_path.rstrip("/")
     graph.valid_lines.sink_to(gzip_lines_file_sink(f"{base}/raw")).name("archive-raw").uid("archive-raw")
     graph.late_readings.sink_to(gzip_lines_file_sink(f"{base}/late")).name("archive-late").uid("archive-late")
+    # late/ also lists the readings detection set aside, older than their device's newest one
+    # (flink_job.core.detection.order): a sink of their own (a Table stream and a Python operator's
+    # output are different string types to Flink), with its own part prefix in the same folder
+    side_output(graph.anomalies, OUT_OF_ORDER).sink_to(
+        gzip_lines_file_sink(f"{base}/late", part_prefix="out-of-order")
+    ).name("archive-out-of-order").uid("archive-out-of-order")
     graph.dead_letters.sink_to(gzip_lines_file_sink(f"{base}/dead-letters")).name("archive-dead-letters").uid(
         "archive-dead-letters"
     )

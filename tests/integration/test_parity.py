@@ -3,9 +3,11 @@
 The pure core is the reference implementation; the job must not change what it decides.  One recording
 (a simulated fleet with every anomaly kind, plus four NAB files replayed as single-sensor devices) runs
 through the whole job from a file, archiving to a local folder.  Then every device's valid readings are
-written as a CSV and scored by `score-csv` (device mode, the same properties).  The alerts, as (device,
-reading time), must be the same set.  Silence alerts are the job's alone (no reading is behind them)
-and are left out.
+written as a CSV, in the order they arrived, and scored by `score-csv` (device mode, the same
+properties).  The alerts, as (device, reading time), must be the same set.  Silence alerts are the
+job's alone (no reading is behind them) and are left out.  Some fleet readings arrive after their
+device's next one (within the watermark delay): both sides set exactly those aside, and the job lists
+them under late/.
 """
 
 from __future__ import annotations
@@ -47,6 +49,32 @@ def nab_lines() -> list[tuple[int, str]]:
     return out
 
 
+def swap_some(lines: list[str], every: int = 40) -> tuple[list[str], set[tuple[str, int]]]:
+    """Every ``every``-th valid reading of each device arrives just after its device's next reading;
+    returns the lines and the (device, ts) of the readings that now arrive out of order."""
+    now = int(time.time() * 1000)
+    positions: dict[str, list[int]] = {}
+    stamps: list[int | None] = []
+    for i, line in enumerate(lines):
+        r = parse_reading(line, now).reading
+        stamps.append(None if r is None else r.ts_ms)
+        if r is not None:
+            positions.setdefault(r.device_id, []).append(i)
+    out, swapped = list(lines), set()
+    for device, pos in positions.items():
+        for k in range(every, len(pos) - 1, every):
+            a, b = pos[k], pos[k + 1]
+            if stamps[a] < stamps[b]:  # type: ignore[operator]
+                out[a], out[b] = out[b], out[a]
+                swapped.add((device, stamps[a]))
+    return out, swapped
+
+
+def late_lines(archive: Path) -> list[dict]:
+    return [json.loads(line) for f in sorted((archive / "late").rglob("*.jsonl.gz"))
+            for line in gzip.decompress(f.read_bytes()).decode().splitlines()]
+
+
 def job_alerts(archive: Path) -> set[tuple[str, int]]:
     rows = [json.loads(line) for f in sorted((archive / "anomalies").rglob("*.jsonl.gz"))
             for line in gzip.decompress(f.read_bytes()).decode().splitlines()]
@@ -81,7 +109,8 @@ def csv_alerts(lines: list[str], work: Path, config: Path) -> set[tuple[str, int
 def test_the_job_and_score_csv_raise_the_same_alerts(tmp_path, uber_jar, record_simulation, run_job):
     fleet = tmp_path / "fleet.jsonl"
     record_simulation(fleet, devices=12, seed=5, anomalies=10, duration_s=600, malformed_share=0.01)
-    fleet_lines = fleet.read_text().splitlines()
+    fleet_lines, swapped = swap_some(fleet.read_text().splitlines())
+    assert len(swapped) >= 50
     # NAB's years lie before the simulated fleet: one file in time order, so no reading is late
     recording = tmp_path / "recording.jsonl"
     lines = [line for _, line in sorted(nab_lines(), key=lambda x: x[0])] + fleet_lines
@@ -106,3 +135,6 @@ def test_the_job_and_score_csv_raise_the_same_alerts(tmp_path, uber_jar, record_
     assert len(expected) >= 30  # the fleet's anomalies and the NAB files' alerts are in the comparison
     assert {d for d, _ in expected} >= {"nab-0", "nab-1", "nab-2", "nab-3"}
     assert got == expected, (sorted(got - expected)[:10], sorted(expected - got)[:10])
+    aside = [r for r in late_lines(archive) if r["reason"].startswith("out of order: ")]
+    assert {(rec["device_id"], rec["ts"]) for rec in map(json.loads, (r["record"] for r in aside))} == swapped
+    assert len(aside) == len(swapped)  # each once

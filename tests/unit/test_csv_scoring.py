@@ -29,7 +29,7 @@ def test_scores_every_row(tmp_path):
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 120 == counts["rows"]
     assert list(rows[0]) == ["timestamp", "score", "anomalous", "alert", "model_score", "top_sensors",
-                             "temperature_score", "pressure_score"]
+                             "temperature_score", "pressure_score", "note"]
     assert rows[100]["alert"] == "1" and rows[100]["anomalous"] == "1" and float(rows[100]["score"]) == 1.0
     assert counts["alerts"] == sum(int(r["alert"]) for r in rows) >= 1
     assert {r["alert"] for r in rows} <= {"0", "1"}
@@ -99,3 +99,27 @@ def test_device_mode_catches_a_broken_relation_that_per_column_mode_misses(tmp_p
 def test_baseline_rows_must_be_at_least_two(tmp_path):
     with pytest.raises(InputError, match="--baseline-rows"):
         score_csv(sample(tmp_path), tmp_path / "o.csv", baseline_rows=1)
+
+
+def test_a_row_older_than_an_earlier_one_is_set_aside_as_the_job_does(tmp_path, capsys):
+    rows = [["timestamp", "temperature", "pressure"]]
+    for i in range(120):
+        rows.append([f"2024-01-01T00:{i // 60:02d}:{i % 60:02d}", 60 + (i % 5) * 0.1, 5.0 + (i % 3) * 0.01])
+    # a clock stepped back 3 s at data row 100, carrying a critical temperature: not judged, no alert
+    late = [["2024-01-01T00:01:36", 105.0, 5.0]]  # after 00:01:39
+    src = write(tmp_path / "in.csv", rows[:101] + late + rows[101:])
+    out = tmp_path / "out.csv"
+    assert main(["score-csv", str(src), str(out)]) == 0
+    got = list(csv.DictReader(out.open()))
+    assert len(got) == 121
+    assert got[100]["note"].startswith("out of order: 3000 ms older than its device's newest reading")
+    assert (got[100]["score"], got[100]["alert"], got[100]["temperature_score"]) == (
+        "0.000000", "0", "0.000000")
+    assert [r["note"] for r in got if r["note"]] == [got[100]["note"]]
+    assert all(r["alert"] == "0" for r in got)
+    assert "1 rows older than an earlier row were set aside" in capsys.readouterr().err
+    # the rows around it are scored as if it had never been there
+    plain = tmp_path / "plain.csv"
+    score_csv(write(tmp_path / "plain_in.csv", rows), plain)
+    expected = list(csv.DictReader(plain.open()))
+    assert [r for i, r in enumerate(got) if i != 100] == expected

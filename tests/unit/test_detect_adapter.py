@@ -13,7 +13,7 @@ from pyflink.common import Row
 
 from flink_job.core.detection.config import DetectionConfig, ThresholdConfig
 from flink_job.core.detection.device import DeviceMonitor
-from flink_job.pipeline.detect import _CONFIGS, READINGS, DeviceMonitors, detect_batch
+from flink_job.pipeline.detect import _CONFIGS, OUT_OF_ORDER, READINGS, DeviceMonitors, detect_batch
 
 DET, TH = DetectionConfig(), ThresholdConfig()
 NAN = float("nan")
@@ -59,16 +59,48 @@ def test_readings_mode_returns_every_reading_on_the_side_output():
     assert not any(math.isnan(r[3]) for r in side)
 
 
-def test_unsorted_batches_are_processed_in_event_time_order():
+def _judged(rows: list) -> list:
+    return [r for r in rows if not (isinstance(r, tuple) and r[0] is OUT_OF_ORDER)]
+
+
+def test_a_reading_older_than_its_devices_newest_is_set_aside_not_judged():
     rng = random.Random(3)
     a, b = _dev("m-3"), _dev("m-3")
     for w in range(30):
         ts, cols = _batch(rng, w * 5000)
-        perm = list(reversed(range(len(ts))))
-        detect_batch(a, ts, cols, with_readings=True)
-        shuffled = {s: [v[i] for i in perm] for s, v in cols.items()}
-        detect_batch(b, [ts[i] for i in perm], shuffled, with_readings=True)
-    assert a.to_state() == b.to_state()
+        assert not [r for r in detect_batch(a, ts, cols, with_readings=True) if isinstance(r, tuple)
+                    and r[0] is OUT_OF_ORDER]
+        # b gets the same readings plus, after the batch's last one, a copy of its second one
+        swapped = [0, 1, 2, 3, 4, 1]
+        out = detect_batch(b, [ts[i] for i in swapped], {s: [v[i] for i in swapped] for s, v in cols.items()},
+                           with_readings=True)
+        aside = [line for tag, line in (r for r in out if isinstance(r, tuple)) if tag is OUT_OF_ORDER]
+        assert len(aside) == 1
+        line = json.loads(aside[0])
+        assert line["reason"].startswith(f"out of order: {ts[4] - ts[1]} ms older than its device's newest")
+        assert json.loads(line["record"]) == {"device_id": "m-3", "ts": ts[1],
+                                              "temperature": cols["temperature"][1],
+                                              "pressure": cols["pressure"][1]}
+    assert a.to_state() == b.to_state()  # the copies taught the detectors nothing
+
+
+def test_verdicts_do_not_depend_on_where_the_micro_batches_were_cut():
+    """Arrival order, not a sort per batch: a replay cut into other batches decides the same."""
+    rng = random.Random(4)
+    ts, cols = _batch(rng, 0, n=400)
+    for i in range(7, 400, 37):  # 11 times a reading arrives two places early: the two it passed are late
+        ts[i], ts[i - 2] = ts[i - 2], ts[i]
+    cols["temperature"][7 + 37 * 3 - 2] = 125.0  # the early one: judged, a breach
+    whole, cut = _dev("m-4"), _dev("m-4")
+    rows_whole = detect_batch(whole, ts, cols)
+    rows_cut: list = []
+    for lo, hi in ((0, 6), (6, 43), (43, 120), (120, 400)):  # cuts inside the early-late triples
+        rows_cut += detect_batch(cut, ts[lo:hi], {s: v[lo:hi] for s, v in cols.items()})
+    assert len(rows_whole) - len(_judged(rows_whole)) == 2 * 11
+    assert len(rows_cut) - len(_judged(rows_cut)) == 2 * 11
+    assert [r[2] for r in _judged(rows_whole) if r[8]] == [ts[7 + 37 * 3 - 2]]
+    assert _judged(rows_whole) == _judged(rows_cut)
+    assert whole.to_state() == cut.to_state()
 
 
 def test_keyed_state_pickles_as_a_versioned_dict_and_restores_identically():
