@@ -207,8 +207,10 @@ def execute_stage(stage: str, properties: str) -> None:
     }))
 
 
-def latency_probe(work: Path, parallelism: int, devices: int, rate: float, seconds: float) -> dict:
-    """Run the job on synthetic readings at ``rate`` with SNS on moto; alert latency percentiles per kind."""
+def latency_probe(work: Path, parallelism: int, devices: int, rate: float, seconds: float,
+                  overrides: dict[str, dict[str, str]] | None = None) -> dict:
+    """Run the job on synthetic readings at ``rate`` with SNS on moto; alert latency percentiles per kind.
+    ``overrides`` (``--set``) apply here as to every stage."""
     from localdev import emulator
     from localdev.demo import alert_latencies, drain_alert_queue, percentile
 
@@ -223,6 +225,8 @@ def latency_probe(work: Path, parallelism: int, devices: int, rate: float, secon
                       "parallelism": str(parallelism), "checkpoint_interval_ms": "10000",
                       "aws_endpoint": aws.endpoint},
         }
+        for group, values in (overrides or {}).items():
+            groups.setdefault(group, {}).update(values)
         props.write_text(json.dumps(schema.document(groups)))
         out = subprocess.run(
             [sys.executable, __file__, "--run-latency", "--properties", str(props), "--devices", str(devices),
@@ -402,7 +406,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.scale_devices > 0 and "full" in results:
             report["memory_scaling"] = scale_run(work, args, events, devices, results["full"], overrides)
         if args.latency_rate > 0:
-            lat = latency_probe(work, args.parallelism, args.devices, args.latency_rate, args.latency_seconds)
+            lat = latency_probe(work, args.parallelism, args.devices, args.latency_rate, args.latency_seconds,
+                                overrides)
             report["latency"] = lat
             report["latency_p99_s"] = {k: lat[k]["p99_s"] for k in ("threshold", "statistical")}
             for kind in ("threshold", "statistical"):

@@ -173,9 +173,10 @@ def test_readings_behind_the_watermark_are_listed_late_and_still_archived(
             devices=5, interval_ms=250, duration_s=20, start_ms=int(time.time() * 1000), seed=11,
             malformed_share=0.0, anomalies=0,
         )  # fmt: skip
-        on_time = [line for _ts, _key, line in generate(cfg, Simulation(cfg))]
+        sent = list(generate(cfg, Simulation(cfg)))  # keyed by device: a device's readings in one shard
+        on_time = [line for _ts, _key, line in sent]
         kinesis = local_aws.client("kinesis")
-        send_to_kinesis(((0, f"k{i}", x) for i, x in enumerate(on_time)), kinesis, "late", 20.0)
+        send_to_kinesis(sent, kinesis, "late", 20.0)
         wait_until(lambda: len(lines(local_aws, work, "raw")) >= len(on_time), 120, "the on-time readings")
         # three readings sent again a minute after they were taken: far behind the 5 s bound
         late = []
@@ -183,7 +184,7 @@ def test_readings_behind_the_watermark_are_listed_late_and_still_archived(
             obj = json.loads(on_time[i])
             obj["seq"] = -i  # distinct from the on-time copy
             late.append(json.dumps(obj, separators=(",", ":")))
-        send_to_kinesis(((0, f"late{i}", x) for i, x in enumerate(late)), kinesis, "late", None)
+        send_to_kinesis(((0, json.loads(x)["device_id"], x) for x in late), kinesis, "late", None)
         total = len(on_time) + len(late)
         wait_until(lambda: len(lines(local_aws, work, "raw")) >= total, 120, "the late readings")
         stop_drained(client, work / "savepoints")

@@ -31,6 +31,27 @@ public class SyntheticReadingsTest {
         }
     }
 
+    @Test
+    public void eachDeviceBelongsToOneReaderAndEveryDeviceToSome() {
+        int devices = 1001;
+        int readers = 3;
+        java.util.Map<Long, Integer> owner = new java.util.HashMap<>();
+        for (int r = 0; r < readers; r++) {
+            SyntheticReadings g = new SyntheticReadings(devices);
+            g.owner(r, readers);
+            for (long i = 5_000L * r; i < 5_000L * r + 2_000; i++) {  // a reader's range: any indices
+                long d = g.deviceOf(i);
+                assertTrue(d >= 0 && d < devices);
+                Integer before = owner.put(d, r);
+                assertTrue("device " + d + " read by " + before + " and " + r, before == null || before == r);
+            }
+        }
+        assertEquals(devices, owner.size());
+        SyntheticReadings few = new SyntheticReadings(2);  // more readers than devices: the third shares
+        few.owner(2, 3);
+        assertEquals(1L, few.deviceOf(1));
+    }
+
     @Test(expected = IllegalArgumentException.class)
     public void aFleetNeedsADevice() {
         new SyntheticReadings(0);
