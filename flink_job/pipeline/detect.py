@@ -149,7 +149,8 @@ def aside_line(device_id: str, ts_ms: int, values: dict[str, float], behind: int
     """The late/ line of a reading set aside as out of order (as the JVM lists readings behind the
     watermark: reason, the reading, when it was seen)."""
     record = json.dumps({"device_id": device_id, "ts": ts_ms, **values}, separators=(",", ":"))
-    received = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    now = time.time()  # as the JVM's late lines give it: CAST(CURRENT_TIMESTAMP AS STRING), in ms
+    received = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}"
     return json.dumps({"reason": aside_reason(behind, newest_ms), "record": record,
                        "received_at": received}, separators=(",", ":"))
 
