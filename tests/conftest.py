@@ -182,7 +182,8 @@ def _write_archive(root: Path, day: str, t0: int) -> Path:
     from flink_job.core.records import dead_letter, parse_reading
 
     _write_part(root, "raw", day, "08", [canonical_reading("m-1", t0 + i * 1000, temperature=60.0 + i)
-                                         for i in range(5)] + [canonical_reading("m-2", t0, pressure=5.0)])
+                                         for i in range(5)] + [canonical_reading("m-2", t0, pressure=5.0,
+                                                                  measurements={"spindle_rpm": 1480})])
     _write_part(root, "raw", day, "09", [canonical_reading("m-1", t0 + 3_600_000, temperature=70.0)])
     _write_part(root, "anomalies", day, "08", [anomaly_line("m-1", t0 + 2000, True),
                                                anomaly_line("m-1", t0 + 3000, False)])

@@ -1,9 +1,15 @@
 """Device readings: the wire format, parsing and validation (pure Python, no PyFlink).
 
-A device publishes one JSON object per sample, carrying any of the known sensors::
+A device publishes one JSON object per sample, carrying any of the three common sensors at the top
+level and any other named numeric measurements in a ``measurements`` object::
 
     {"device_id": "press-0007", "ts": 1764057600000, "seq": 42,
-     "temperature": 64.2, "pressure": 5.31, "vibration": 2.4}
+     "temperature": 64.2, "pressure": 5.31, "vibration": 2.4,
+     "measurements": {"spindle_rpm": 1480, "motor_current_a": 12.7}}
+
+A record carries at most ``MAX_SENSORS`` measurements in all (the top-level ones plus every entry of
+``measurements``); a measurement name matches ``SENSOR_NAME_RE`` whole and is not ``device`` (the name
+of device-level verdicts); a null value is "not reported". Thresholds and models are keyed by name.
 
 ``ts`` is epoch milliseconds (an ISO-8601 string with a zone is accepted too). Anything that is not
 a valid reading becomes a dead letter with a reason: ``parse_reading`` never raises, whatever the
@@ -33,7 +39,12 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-SENSORS: tuple[str, ...] = ("temperature", "pressure", "vibration")
+SENSORS: tuple[str, ...] = ("temperature", "pressure", "vibration")  # at the top level of a record
+MEASUREMENTS = "measurements"  # the object holding any other named measurements
+MAX_SENSORS = 64  # measurements per record, top level and 'measurements' together
+# Letters, digits and '_': a valid column, field and measure name in every store we write to.
+SENSOR_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")  # matched whole (fullmatch)
+RESERVED_SENSOR = "device"  # the sensor name of device-level verdicts (detection.device.DEVICE)
 DEVICE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")  # matched whole (fullmatch)
 MAX_RECORD_BYTES = 64 * 1024
 # Larger magnitudes are broken firmware, not physics; they would also overflow float() or stores.
@@ -56,17 +67,16 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 @dataclass(frozen=True)
 class Reading:
-    """One valid sample of one device; sensors it did not report are None."""
+    """One valid sample of one device: the measurements it reported, as (name, value) pairs, the
+    top-level sensors first (in ``SENSORS`` order), then ``measurements`` in the record's order."""
 
     device_id: str
     ts_ms: int
-    temperature: float | None
-    pressure: float | None
-    vibration: float | None
+    sensors: tuple[tuple[str, float], ...]
 
     def values(self) -> dict[str, float]:
-        """The reported sensors, by name."""
-        return {s: v for s in SENSORS if (v := getattr(self, s)) is not None}
+        """The reported measurements, by name."""
+        return dict(self.sensors)
 
 
 @dataclass(frozen=True)
@@ -255,24 +265,48 @@ def _parse(raw: str | bytes | None, now_ms: int, max_future_ms: int) -> ParseRes
         ahead = _clip((ts_ms - now_ms) // 1000, 40)
         return _bad(f"'ts' in the future: {_clip(ts_ms, 40)} is {ahead} s ahead of the clock")
 
-    values: dict[str, float | None] = {}
+    values: dict[str, float] = {}
     for sensor in SENSORS:
         v = obj.get(sensor)
         if v is None:
-            values[sensor] = None
             continue
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             return _bad(f"'{sensor}' is {type(v).__name__}, not a number")
-        if isinstance(v, float) and not math.isfinite(v):
-            return _bad(f"'{sensor}' is not finite")
-        if abs(v) > MAX_ABS_VALUE:
+        if abs(v) > MAX_ABS_VALUE:  # finite: the decoder refuses NaN, Infinity and overflow
             return _bad(f"'{sensor}' out of range (|value| > {MAX_ABS_VALUE:g}): {_clip(v, 40)}")
         values[sensor] = float(v)
-    if all(v is None for v in values.values()):
-        return _bad(f"no sensor value (expected any of {', '.join(SENSORS)})")
+    if (error := _measurements(obj, values)) is not None:
+        return _bad(error)
+    if not values:
+        return _bad(f"no sensor value (expected any of {', '.join(SENSORS)} or a '{MEASUREMENTS}' object)")
     obj["ts"] = ts_ms  # epoch ms whatever the device sent (ISO text): one type in the archive's tables
     canonical = json.dumps(obj, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
-    return ParseResult(Reading(device_id, ts_ms, **values), None, canonical)
+    return ParseResult(Reading(device_id, ts_ms, tuple(values.items())), None, canonical)
+
+
+def _measurements(obj: dict, values: dict[str, float]) -> str | None:
+    """Adds the ``measurements`` object's entries to ``values``; the dead-letter reason, if any."""
+    m = obj.get(MEASUREMENTS)
+    if m is None:
+        return None
+    if not isinstance(m, dict):
+        return f"'{MEASUREMENTS}' is {type(m).__name__}, not an object"
+    count = sum(1 for s in SENSORS if obj.get(s) is not None) + len(m)
+    if count > MAX_SENSORS:
+        return f"too many measurements: {count} (at most {MAX_SENSORS})"
+    for name, v in m.items():
+        if name == RESERVED_SENSOR or not SENSOR_NAME_RE.fullmatch(name):
+            return f"invalid measurement name: {_clip(name)}"
+        if name in values:
+            return f"measurement given twice: {_clip(name)} (top level and '{MEASUREMENTS}')"
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return f"measurement not a number: {_clip(name)} is {type(v).__name__}"
+        if abs(v) > MAX_ABS_VALUE:
+            return f"measurement out of range (|value| > {MAX_ABS_VALUE:g}): {_clip(name)} is {_clip(v, 40)}"
+        values[name] = float(v)
+    return None
 
 
 def dead_letter(result: ParseResult, record: str | None, received_at: str) -> str:

@@ -252,8 +252,9 @@ GROUPS: dict[str, Group] = {g.name: g for g in (
     Group("pipeline", PipelineConfig.__doc__, PipelineConfig),
     Group("detection", "Detectors, alert policy and commissioning (docs/detection.md).", DetectionConfig),
     Group("thresholds", "Static levels per sensor, and per device.", ThresholdConfig, patterns=(
-        ("<sensor>.<level>", "level of a sensor on every device; level: warning_low, critical_low, "
-                             "warning_high, critical_high; the value 'none' removes a default level"),
+        ("<sensor>.<level>", "level of a sensor (any measurement name) on every device; level: "
+                             "warning_low, critical_low, warning_high, critical_high; the value 'none' "
+                             "removes a default level"),
         ("device.<device_id>.<sensor>.<level>", "the same for one device (overrides level by level)"),
     )),
     Group("baseline", "Per-device baseline control.", BaselineConfig, patterns=(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flink_job.core.records import SENSORS
+from flink_job.core.records import MEASUREMENTS, SENSORS
 
 # Partition folders of every table (the file sink's bucket format, processing time, UTC).
 PARTITIONS: tuple[tuple[str, str], ...] = (("dt", "string"), ("hr", "string"))
@@ -28,8 +28,10 @@ class Table:
 TABLES: tuple[Table, ...] = (
     Table(
         "readings", "raw",
-        (("device_id", "string"), ("ts", "bigint"), *((s, "double") for s in SENSORS)),
-        "valid readings as received (canonical JSON: ts in epoch ms)",
+        (("device_id", "string"), ("ts", "bigint"), *((s, "double") for s in SENSORS),
+         (MEASUREMENTS, "map<string,double>")),
+        "valid readings as received (canonical JSON: ts in epoch ms; other named measurements in "
+        "the measurements map)",
     ),
     Table(
         "anomalies", "anomalies",

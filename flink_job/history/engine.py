@@ -19,7 +19,7 @@ from flink_job.history.catalog import PARTITIONS, TABLES, Table
 from flink_job.history.queries import QUERIES
 
 _DUCK_TYPES = {"string": "VARCHAR", "bigint": "BIGINT", "double": "DOUBLE", "boolean": "BOOLEAN",
-               "array<string>": "VARCHAR[]"}
+               "array<string>": "VARCHAR[]", "map<string,double>": "MAP(VARCHAR, DOUBLE)"}
 PART_GLOB = "dt=*/hr=*/part-*"  # in-progress files are hidden (.part-...): never read
 
 

@@ -43,7 +43,6 @@ from flink_job.core.detection.device import DEVICE, DeviceMonitor
 from flink_job.core.detection.monitor import SeriesMonitor, Verdict
 from flink_job.core.detection.order import aside_reason, behind_ms
 from flink_job.core.outputs import Anomaly, ScoredReading
-from flink_job.core.records import SENSORS
 from flink_job.pipeline.outputs import ALERT_PAIR_TYPE, READING_TYPE, bucket_of, to_row
 
 LOG = logging.getLogger(__name__)
@@ -203,8 +202,9 @@ def detect_batch(
 
 
 class DetectAnomalies(KeyedProcessFunction):
-    """Input: Row(device_list, ts_list, <one value list per sensor>) per bucket and micro-batch, one entry
-    per reading; the key is the bucket (``DeviceMicroBatcher.bucketOf``)."""
+    """Input: Row(device_list, ts_list, name_list, value_list) per bucket and micro-batch: one device
+    and time per reading, the batch's sensor names and, per reading, one value per name (NaN: not
+    reported); the key is the bucket (``DeviceMicroBatcher.bucketOf``)."""
 
     def __init__(
         self,
@@ -290,8 +290,10 @@ class DetectAnomalies(KeyedProcessFunction):
         sched = self._schedule(key)
         if sched is None:
             sched = self._schedules[key] = Schedule()
-        device_list, ts_list = value[0], value[1]
-        columns = {s: value[2 + i] for i, s in enumerate(SENSORS)}
+        device_list, ts_list, names, flat = value[0], value[1], value[2], value[3]
+        # one row of len(names) values per reading (DeviceMicroBatcher): a column per sensor name
+        k = len(names)
+        columns = {name: flat[j::k] for j, name in enumerate(names)}
         rows: list = []
         timeout = self._detection.silence_timeout_ms
         earliest = END_OF_TIME

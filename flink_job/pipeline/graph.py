@@ -26,7 +26,6 @@ from pyflink.table.types import _to_java_data_type
 from connectors.files import gzip_lines_file_sink
 from flink_job.config import AppConfig, PipelineConfig
 from flink_job.core.detection.config import ThresholdConfig
-from flink_job.core.records import SENSORS
 from flink_job.pipeline import sinks
 from flink_job.pipeline.detect import ALERTS, OUT_OF_ORDER, READINGS, DetectAnomalies
 from flink_job.pipeline.outputs import ANOMALY_TYPE, side_output
@@ -106,9 +105,11 @@ def parse_stage(t_env: StreamTableEnvironment, raw: DataStream, p: PipelineConfi
     )
     t_env.create_temporary_view("raw_lines", raw_lines.select(col("f0").alias("line"), col("source_time")))
     t_env.create_java_temporary_system_function("parse_reading", PARSE_FUNCTION)
-    sensor_cols = ", ".join(f"r.{s} AS {s}" for s in SENSORS)
+    # 'sensors' is every measurement the reading reported, (sensor, v) in the record's order: any
+    # names, up to flink_job.core.records.MAX_SENSORS; thresholds and models are keyed by name.
     parsed_once = t_env.sql_query(
-        f"SELECT r.payload AS payload, r.error AS error, r.device_id AS device_id, r.ts AS ts, {sensor_cols} "
+        "SELECT r.payload AS payload, r.error AS error, r.device_id AS device_id, r.ts AS ts, "
+        "r.sensors AS sensors "
         f"FROM (SELECT parse_reading(line, CAST({int(p.max_future_ms)} AS BIGINT)) AS r FROM raw_lines)"
     )
     # Event time is the parsed 'ts'; the watermarks are the source's (per split, see build_source),
@@ -127,11 +128,9 @@ def parse_stage(t_env: StreamTableEnvironment, raw: DataStream, p: PipelineConfi
     t_env.create_temporary_view(
         "valid_readings", t_env.sql_query(f"SELECT * FROM parsed WHERE error IS NULL AND {on_time}")
     )
-    readings = " UNION ALL ".join(
-        f"SELECT device_id, '{s}' AS sensor, ts, {s} AS v, rowtime FROM valid_readings WHERE {s} IS NOT NULL"
-        for s in SENSORS
-    )
-    t_env.create_temporary_view("readings", t_env.sql_query(readings))
+    t_env.create_temporary_view("readings", t_env.sql_query(
+        "SELECT device_id, m.sensor AS sensor, ts, m.v AS v, rowtime "
+        "FROM valid_readings CROSS JOIN UNNEST(sensors) AS m(sensor, v)"))
 
 
 def split_stage(t_env: StreamTableEnvironment) -> tuple[DataStream, DataStream, DataStream]:
@@ -157,9 +156,9 @@ def window_stage(
 ) -> tuple[DataStream, DataStream]:
     """(micro-batches per bucket of devices, window statistics per series), both computed in the JVM.
 
-    A batch holds aligned arrays, one entry per reading: device ids, timestamps and one value array
-    per sensor, NaN where the device did not report that sensor (valid readings are finite, so NaN
-    is free as a marker).
+    A batch holds aligned arrays, one entry per reading (device ids, timestamps), the batch's sensor
+    names and their values, one row per reading, NaN where a reading did not report that name (valid
+    readings are finite, so NaN is free as a marker).
     Batches are cut in arrival order by ``DeviceMicroBatcher`` (``connectors/java``) after at most
     ``batch_window_ms`` of processing time, not by event-time windows: detection does not wait for
     the watermark. The batcher holds a watermark back until the readings before it have left, and
@@ -168,20 +167,20 @@ def window_stage(
     threshold alert waits for no interval.
     """
     agg_s = str(p.aggregate_window_s)
-    readings = t_env.to_data_stream(
-        t_env.sql_query(f"SELECT device_id, ts, {', '.join(SENSORS)} FROM valid_readings"))
+    readings = t_env.to_data_stream(t_env.sql_query("SELECT device_id, ts, sensors FROM valid_readings"))
     gateway = get_gateway()
-    names = gateway.new_array(gateway.jvm.String, len(SENSORS))
-    lows = gateway.new_array(gateway.jvm.double, len(SENSORS))
-    highs = gateway.new_array(gateway.jvm.double, len(SENSORS))
-    for i, s in enumerate(SENSORS):
+    urgent = thresholds.configured_sensors()
+    names = gateway.new_array(gateway.jvm.String, len(urgent))
+    lows = gateway.new_array(gateway.jvm.double, len(urgent))
+    highs = gateway.new_array(gateway.jvm.double, len(urgent))
+    for i, s in enumerate(urgent):
         names[i] = s
         lows[i], highs[i] = thresholds.urgent_bounds(s)
     batcher = gateway.jvm.com.iotanomaly.batching.DeviceMicroBatcher
     j_batches = (
         readings._j_data_stream.transform(
-            "device-micro-batches", batcher.outputType(names),
-            batcher(len(SENSORS), p.detection_buckets, p.batch_max_readings, p.batch_window_ms, lows, highs))
+            "device-micro-batches", batcher.outputType(),
+            batcher(p.detection_buckets, p.batch_max_readings, p.batch_window_ms, names, lows, highs))
         .uid("device-micro-batches")
     )
     batches = DataStream(j_batches)  # (bucket, batch) pairs, keyed in detect_stage

@@ -73,6 +73,15 @@ def hostile_records() -> list[tuple[str, bytes, str]]:
         ("bad timestamp", json.dumps(reading(12, ts=1e300)).encode(), "in the future"),
         ("wrong types", json.dumps(reading(13, temperature="hot")).encode(), "not a number"),
         ("missing fields", json.dumps({"ts": NOW, "temperature": 1.0}).encode(), "missing field 'device_id'"),
+        ("bad measurements", json.dumps(reading(14, measurements=[1.0])).encode(), "'measurements' is list"),
+        ("bad measurements", json.dumps(reading(15, measurements={"rpm": "fast"})).encode(),
+         "measurement not a number"),
+        ("bad measurements", json.dumps(reading(16, measurements={"spindle-rpm": 1})).encode(),
+         "invalid measurement name"),
+        ("bad measurements", json.dumps(reading(17, measurements={f"m{i}": i for i in range(64)})).encode(),
+         "too many measurements"),
+        ("bad measurements", json.dumps(reading(18, measurements={"temperature": 1.0})).encode(),
+         "measurement given twice"),
     ]
     for _ in range(40):
         cases.append(("random bytes", bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 3000))), "?"))
@@ -84,6 +93,10 @@ def hostile_records() -> list[tuple[str, bytes, str]]:
     cases.append(
         ("unicode (valid)", json.dumps(reading(22, note="\ud83d")).encode(), "")
     )  # escaped lone surrogate
+    cases.append(("named measurements (valid)", json.dumps(reading(23, measurements={
+        "spindle_rpm": 1480, "motor_current_a": 12.5, "unset": None})).encode(), ""))
+    cases.append(("named measurements (valid)", json.dumps({"device_id": "dev-wide", "ts": NOW - 30_000,
+        "measurements": {f"m{i:02d}": float(i) for i in range(64)}}).encode(), ""))
     return cases
 
 

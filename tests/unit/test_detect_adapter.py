@@ -278,12 +278,13 @@ class _Context:
 class _Operator:
     """DetectAnomalies on stand-ins for its keyed states; ``bucket`` and ``commit`` as Flink would."""
 
-    def __init__(self, cache_devices: int = 10_000, ttl_hours: int = 24, buckets: int | None = None) -> None:
+    def __init__(self, cache_devices: int = 10_000, ttl_hours: int = 24, buckets: int | None = None,
+                 thresholds: ThresholdConfig = TH) -> None:
         from flink_job.pipeline.detect import DetectAnomalies
 
         self.key: list = [0]
         self.devices, self.schedules, self.timers = _Bundled(self.key), _Bundled(self.key), []
-        self.fn = DetectAnomalies(DET, TH, ttl_hours, cache_devices=cache_devices, buckets=buckets)
+        self.fn = DetectAnomalies(DET, thresholds, ttl_hours, cache_devices=cache_devices, buckets=buckets)
         states = self
 
         class Runtime:
@@ -298,8 +299,10 @@ class _Operator:
     def process(self, bucket: int, batch: list[tuple[str, int, dict[str, float]]]) -> list:
         """One bucket's micro-batch of (device, ts, {sensor: value}) readings."""
         self.key[0] = bucket
-        cols = [[r[2].get(s, NAN) for r in batch] for s in ("temperature", "pressure", "vibration")]
-        value = Row([r[0] for r in batch], [r[1] for r in batch], *cols)
+        # as DeviceMicroBatcher lays a batch out: the names in first-seen order, one row per reading
+        names = list(dict.fromkeys(s for r in batch for s in r[2]))
+        flat = [r[2].get(s, NAN) for r in batch for s in names]
+        value = Row([r[0] for r in batch], [r[1] for r in batch], names, flat)
         return list(self.fn.process_element(value, _Context(self.key, self.timers)))
 
     def fire(self, bucket: int, timestamp: int, processing: bool = False) -> list:
@@ -383,6 +386,33 @@ def test_devices_sharing_a_bucket_and_a_batch_are_scored_as_if_each_had_its_own(
             alone += detect_batch(dev, [r[1] for r in mine], cols)
         assert [tuple(r) for r in together if r.device_id == device] == [tuple(r) for r in alone]
     assert any(r.alert and r.device_id == "a-1" for r in together)
+
+
+def test_any_named_measurements_are_detected_by_name_in_a_mixed_batch():
+    """Devices of one bucket report different measurement names (a batch's names are the union, NaN
+    where a reading lacks one): each device's monitors are exactly its own names, a level configured
+    for a named measurement alerts on it, and its statistics alert on a step."""
+    th = ThresholdConfig.from_properties({"spindle_rpm.critical_high": "3000"})
+    op = _Operator(thresholds=th)
+    rng = random.Random(12)
+    rows = []
+    for i in range(400):
+        ts = i * 1000
+        rpm = 1500 + rng.gauss(0, 5) + (3200 if i == 300 else 0)
+        current = 12 + rng.gauss(0, 0.1) + (4.0 if i >= 350 else 0.0)
+        batch = [("lathe-1", ts, {"spindle_rpm": rpm, "motor_current_a": current}),
+                 ("press-2", ts, {"temperature": 65 + rng.gauss(0, 0.3)}),
+                 ("mill-3", ts, {f"m{j}": 1.0 + j + rng.gauss(0, 0.01) for j in range(64)})]
+        rows += op.process(3, batch)
+    alerts = [(r.device_id, r.sensor, r.ts_ms, r.severity) for r in rows if r.alert]
+    assert ("lathe-1", "spindle_rpm", 300_000, "critical") in alerts
+    assert any(d == "lathe-1" and s in ("motor_current_a", "device") and 350_000 <= t <= 360_000
+               for d, s, t, _ in alerts)
+    assert not any(d != "lathe-1" for d, *_ in alerts)
+    state = {d: set(op.fn._device(d).core.series) for d in ("lathe-1", "press-2", "mill-3")}
+    assert state["lathe-1"] == {"spindle_rpm", "motor_current_a"}
+    assert state["press-2"] == {"temperature"}
+    assert state["mill-3"] == {f"m{j}" for j in range(64)}
 
 
 def test_one_timer_per_bucket_raises_each_silent_device_at_its_own_deadline_then_drops_its_state():

@@ -26,7 +26,8 @@ def archive(tmp_path: Path, write_archive) -> Path:
 
 
 def test_the_catalogue_columns_are_the_fields_the_job_writes():
-    reading = json.loads(canonical_reading("m-1", T0, temperature=1.0, pressure=2.0, vibration=3.0))
+    reading = json.loads(canonical_reading("m-1", T0, temperature=1.0, pressure=2.0, vibration=3.0,
+                                           measurements={"spindle_rpm": 1480.0}))
     assert {n for n, _ in BY_NAME["readings"].columns} == set(reading) - {"seq"}  # seq: the device's own
     assert [n for n, _ in BY_NAME["anomalies"].columns] == list(json.loads(anomaly_line("m-1", T0, True)))
     text = json.loads(dead_letter(parse_reading("x", T0), "x", "t"))
@@ -34,6 +35,13 @@ def test_the_catalogue_columns_are_the_fields_the_job_writes():
     assert {n for n, _ in BY_NAME["dead_letters"].columns} == set(text) | set(binary)
     for table in TABLES:
         assert not {n for n, _ in table.columns} & {n for n, _ in PARTITIONS}
+
+
+def test_named_measurements_are_a_map_column_of_the_readings_table(archive):
+    con = engine.connect(archive)
+    rows = con.execute("SELECT device_id, measurements['spindle_rpm'], pressure FROM readings "
+                       "WHERE measurements IS NOT NULL").fetchall()
+    assert rows == [("m-2", 1480.0, 5.0)]
 
 
 def test_every_named_query_runs_and_answers(archive):

@@ -218,6 +218,12 @@ class ThresholdConfig:
         return Levels(hysteresis_fraction=self.hysteresis_fraction,
                       **{k: v for k, v in merged.items() if k in LEVEL_NAMES})
 
+    def configured_sensors(self) -> list[str]:
+        """The sensor names with a level for some device (sorted); any other sensor has none."""
+        names = {s for s, lv in self.sensors.items() if any(v is not None for v in lv.values())}
+        names.update(s for (_, s), lv in self.overrides.items() if any(v is not None for v in lv.values()))
+        return sorted(names)
+
     def urgent_bounds(self, sensor: str) -> tuple[float, float]:
         """(low, high): the loosest bounds that no configured level of ``sensor`` lies inside, for any
         device (-inf, inf: none). A reading at or beyond one may breach a level, so it need not wait

@@ -2,9 +2,11 @@ package com.iotanomaly.batching;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import com.iotanomaly.records.Readings;
 import org.apache.flink.api.common.typeinfo.BasicArrayTypeInfo;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
@@ -18,94 +20,141 @@ import org.apache.flink.types.Row;
  * Groups readings per bucket of devices into micro-batches in arrival order, so one element crossing
  * into the Python detectors carries many readings of many devices, without waiting for event time.
  *
- * <p>Input: {@code Row(device_id, ts, <one DOUBLE per sensor, null when not reported>)}. Output, per
- * bucket with buffered readings: {@code Row(bucket, Row(String[] device_list, Long[] ts_list, Double[]
- * <sensor>_list...))}, one entry per reading, NaN where a sensor was not reported (valid readings are
- * finite, so NaN is a free marker). A device's bucket is {@link #bucketOf}: stable across runs, so a
- * device's detector state stays with its bucket's key. The outer row is the (key, value) pair PyFlink's
- * {@code key_by} would build with a Python map: built here, the batches reach the keyed Python
- * detectors with no extra crossing. Keyed by bucket, not by device, one element and one keyed-state
- * commit carry many devices: at 10,000 devices a device has about one reading per batch, and PyFlink's
- * per-element and per-key costs would otherwise be paid per reading.
+ * <p>Input: {@code Row(device_id, ts, Row[] sensors)}, each sensor a {@code Row(name, value)} (the
+ * parse step's {@code ARRAY<ROW<sensor STRING, v DOUBLE>>}; null arrays, elements, names and values
+ * are skipped). Output, per bucket with buffered readings: {@code Row(bucket, Row(String[] device_list,
+ * Long[] ts_list, String[] name_list, Double[] value_list))}: one device and ts per reading, the batch's
+ * distinct sensor names in first-seen order (k of them), and a dense n x k matrix, row-major (reading
+ * i's value of name j at {@code i * k + j}), NaN where a reading did not report a name (valid readings
+ * are finite, so NaN is a free marker). Devices may send any names: the type does not depend on them,
+ * and a batch carries only the names its readings use. A device's bucket is {@link #bucketOf}: stable
+ * across runs, so a device's detector state stays with its bucket's key. The outer row is the (key,
+ * value) pair PyFlink's {@code key_by} would build with a Python map: built here, the batches reach the
+ * keyed Python detectors with no extra crossing. Keyed by bucket, not by device, one element and one
+ * keyed-state commit carry many devices: at 10,000 devices a device has about one reading per batch,
+ * and PyFlink's per-element and per-key costs would otherwise be paid per reading.
  *
  * <p>A batch leaves when the subtask has buffered {@code maxReadings} readings or {@code intervalMs}
  * after its first reading (processing time), and always before a checkpoint barrier or the end of
- * input. A reading at or beyond a static threshold ({@code urgentLow} / {@code urgentHigh} per
- * sensor: the loosest bounds no configured level lies inside, so a breach is never held back, NaN:
- * none) sends its bucket's batch at once: a threshold alert does not wait for the interval. Whether
- * it is a breach, and whether it alerts, the detectors decide as always; an early batch only costs
- * batching. A watermark that arrives while readings are buffered is held back and forwarded right after
- * them: downstream every reading arrives before any watermark that passes it (event-time timers stay
- * correct), yet watermarks do not cut batches short in catch-up. The buffer is empty at every
- * checkpoint: it needs no state, and a restore loses nothing (what was buffered after the barrier is
- * replayed from the source).
+ * input. A reading at or beyond a static threshold ({@code urgentLow} / {@code urgentHigh} per sensor
+ * name: the loosest bounds no configured level lies inside, so a breach is never held back; NaN or a
+ * name not listed: none) sends its bucket's batch at once: a threshold alert does not wait for the
+ * interval. Whether it is a breach, and whether it alerts, the detectors decide as always; an early
+ * batch only costs batching. A watermark that arrives while readings are buffered is held back and
+ * forwarded right after them: downstream every reading arrives before any watermark that passes it
+ * (event-time timers stay correct), yet watermarks do not cut batches short in catch-up. The buffer is
+ * empty at every checkpoint: it needs no state, and a restore loses nothing (what was buffered after
+ * the barrier is replayed from the source).
  * Readings of one device come from one shard, so they reach this (forward-chained) operator in
  * order, and keep it.
  */
 public class DeviceMicroBatcher extends AbstractStreamOperator<Row> implements OneInputStreamOperator<Row, Row> {
 
     private static final long serialVersionUID = 1L;
+    private static final Double NOT_REPORTED = Double.NaN; // one shared box for the matrix's gaps
+    private static final int SPARSITY = 4; // a batch leaves once its matrix has more cells per value
 
-    private final int sensors;
     private final int buckets;
     private final int maxReadings;
     private final long intervalMs;
+    private final String[] urgentNames;
     private final double[] urgentLow;
     private final double[] urgentHigh;
 
+    private transient Map<String, double[]> urgent; // name -> {low, high}; empty: no bounds at all
     private transient Map<Integer, Batch> buffer;
     private transient int buffered;
     private transient long timerAt; // processing time of the pending flush, -1: none
     private transient Watermark heldWatermark; // arrived while readings were buffered; follows them
 
+    /**
+     * One bucket's buffered readings. Values are kept sparse, as (column, value) runs per reading,
+     * since k is only known when the batch leaves; {@link #emit} lays them out densely.
+     */
     private static final class Batch {
         final List<String> devices = new ArrayList<>();
         final List<Long> ts = new ArrayList<>();
-        final List<Double>[] values;
+        final List<String> names = new ArrayList<>(); // first-seen order: column j
+        final Map<String, Integer> columns = new HashMap<>();
+        int[] start = new int[17]; // reading i's entries: [start[i], start[i + 1])
+        int[] column = new int[64];
+        double[] value = new double[64];
+        int entries;
         long maxTs = Long.MIN_VALUE;
 
-        @SuppressWarnings("unchecked")
-        Batch(int sensors) {
-            values = new List[sensors];
-            for (int i = 0; i < sensors; i++) {
-                values[i] = new ArrayList<>();
+        void add(String name, double v) {
+            Integer j = columns.get(name);
+            if (j == null) {
+                j = names.size();
+                columns.put(name, j);
+                names.add(name);
             }
+            if (entries == column.length) {
+                column = Arrays.copyOf(column, entries * 2);
+                value = Arrays.copyOf(value, entries * 2);
+            }
+            column[entries] = j;
+            value[entries++] = v;
+        }
+
+        /** Closes reading {@code i} (the one just added): its entries end here. */
+        void endReading(int i) {
+            if (i + 2 > start.length) {
+                start = Arrays.copyOf(start, start.length * 2);
+            }
+            start[i + 1] = entries;
         }
     }
 
-    public DeviceMicroBatcher(int sensors, int buckets, int maxReadings, long intervalMs) {
-        this(sensors, buckets, maxReadings, intervalMs, null, null);
+    public DeviceMicroBatcher(int buckets, int maxReadings, long intervalMs) {
+        this(buckets, maxReadings, intervalMs, null, null, null);
     }
 
     /**
      * @param buckets how many keys the devices are spread over (the detectors' parallel unit)
-     * @param urgentLow per sensor, a reading at or below this sends its bucket's batch at once (NaN or
-     *     a null array: never)
+     * @param urgentNames the sensor names with urgent bounds (null: none); other names are never urgent
+     * @param urgentLow parallel to urgentNames: a reading of that name at or below this sends its
+     *     bucket's batch at once (NaN or a null array: never)
      * @param urgentHigh the same at or above
      */
     public DeviceMicroBatcher(
-            int sensors, int buckets, int maxReadings, long intervalMs, double[] urgentLow,
+            int buckets, int maxReadings, long intervalMs, String[] urgentNames, double[] urgentLow,
             double[] urgentHigh) {
-        if (sensors < 1 || buckets < 1 || maxReadings < 1 || intervalMs < 1) {
-            throw new IllegalArgumentException("sensors, buckets, maxReadings and intervalMs must be >= 1");
+        if (buckets < 1 || maxReadings < 1 || intervalMs < 1) {
+            throw new IllegalArgumentException("buckets, maxReadings and intervalMs must be >= 1, got "
+                    + buckets + ", " + maxReadings + ", " + intervalMs);
         }
-        if ((urgentLow != null && urgentLow.length != sensors)
-                || (urgentHigh != null && urgentHigh.length != sensors)) {
-            throw new IllegalArgumentException("urgentLow and urgentHigh need one bound per sensor");
+        int n = urgentNames == null ? 0 : urgentNames.length;
+        if (urgentNames == null && (urgentLow != null || urgentHigh != null)) {
+            throw new IllegalArgumentException("urgentLow/urgentHigh given without urgentNames");
         }
-        this.sensors = sensors;
+        if ((urgentLow != null && urgentLow.length != n) || (urgentHigh != null && urgentHigh.length != n)) {
+            throw new IllegalArgumentException("urgentLow and urgentHigh need one bound per name of urgentNames ("
+                    + n + ")");
+        }
+        for (int i = 0; i < n; i++) {
+            if (urgentNames[i] == null) {
+                throw new IllegalArgumentException("urgentNames[" + i + "] is null");
+            }
+            for (int j = 0; j < i; j++) {
+                if (urgentNames[j].equals(urgentNames[i])) {
+                    throw new IllegalArgumentException("urgentNames lists " + urgentNames[i] + " twice");
+                }
+            }
+        }
         this.buckets = buckets;
         this.maxReadings = maxReadings;
         this.intervalMs = intervalMs;
-        this.urgentLow = bounds(urgentLow, sensors);
-        this.urgentHigh = bounds(urgentHigh, sensors);
+        this.urgentNames = n == 0 ? new String[0] : urgentNames.clone();
+        this.urgentLow = bounds(urgentLow, n);
+        this.urgentHigh = bounds(urgentHigh, n);
     }
 
-    private static double[] bounds(double[] given, int sensors) {
-        double[] out = new double[sensors];
+    private static double[] bounds(double[] given, int n) {
+        double[] out = new double[n];
         Arrays.fill(out, Double.NaN);
         if (given != null) {
-            System.arraycopy(given, 0, out, 0, sensors);
+            System.arraycopy(given, 0, out, 0, n);
         }
         return out;
     }
@@ -116,28 +165,32 @@ public class DeviceMicroBatcher extends AbstractStreamOperator<Row> implements O
     }
 
     /** The output type: (bucket, batch), see {@link #batchType}. */
-    public static TypeInformation<Row> outputType(String[] sensorNames) {
-        return Types.ROW_NAMED(new String[] {"f0", "f1"}, Types.INT, batchType(sensorNames));
+    public static TypeInformation<Row> outputType() {
+        return Types.ROW_NAMED(new String[] {"f0", "f1"}, Types.INT, batchType());
     }
 
-    /** A batch: device_list, ts_list and one value list per sensor name, one entry per reading. */
-    public static TypeInformation<Row> batchType(String[] sensorNames) {
-        String[] names = new String[sensorNames.length + 2];
-        TypeInformation<?>[] types = new TypeInformation<?>[sensorNames.length + 2];
-        names[0] = "device_list";
-        types[0] = BasicArrayTypeInfo.STRING_ARRAY_TYPE_INFO;
-        names[1] = "ts_list";
-        types[1] = BasicArrayTypeInfo.LONG_ARRAY_TYPE_INFO;
-        for (int i = 0; i < sensorNames.length; i++) {
-            names[i + 2] = sensorNames[i] + "_list";
-            types[i + 2] = BasicArrayTypeInfo.DOUBLE_ARRAY_TYPE_INFO;
-        }
-        return Types.ROW_NAMED(names, types);
+    /**
+     * A batch: device_list and ts_list (one entry per reading), name_list (k names) and value_list
+     * (n * k values, reading-major).
+     */
+    public static TypeInformation<Row> batchType() {
+        return Types.ROW_NAMED(
+                new String[] {"device_list", "ts_list", "name_list", "value_list"},
+                BasicArrayTypeInfo.STRING_ARRAY_TYPE_INFO,
+                BasicArrayTypeInfo.LONG_ARRAY_TYPE_INFO,
+                BasicArrayTypeInfo.STRING_ARRAY_TYPE_INFO,
+                BasicArrayTypeInfo.DOUBLE_ARRAY_TYPE_INFO);
     }
 
     @Override
     public void open() throws Exception {
         super.open();
+        urgent = new HashMap<>();
+        for (int i = 0; i < urgentNames.length; i++) {
+            if (!Double.isNaN(urgentLow[i]) || !Double.isNaN(urgentHigh[i])) {
+                urgent.put(urgentNames[i], new double[] {urgentLow[i], urgentHigh[i]});
+            }
+        }
         buffer = new LinkedHashMap<>();
         buffered = 0;
         timerAt = -1;
@@ -148,20 +201,40 @@ public class DeviceMicroBatcher extends AbstractStreamOperator<Row> implements O
         Row r = element.getValue();
         String device = (String) r.getField(0);
         int bucket = bucketOf(device, buckets);
-        Batch b = buffer.computeIfAbsent(bucket, k -> new Batch(sensors));
+        Batch b = buffer.computeIfAbsent(bucket, k -> new Batch());
         long ts = (Long) r.getField(1);
+        int i = b.ts.size();
         b.devices.add(device);
         b.ts.add(ts);
         b.maxTs = Math.max(b.maxTs, ts);
-        boolean urgent = false;
-        for (int i = 0; i < sensors; i++) {
-            Object v = r.getField(2 + i);
-            double x = v == null ? Double.NaN : ((Number) v).doubleValue();
-            b.values[i].add(x);
-            urgent |= x <= urgentLow[i] || x >= urgentHigh[i]; // false for NaN on either side
+        boolean urgentReading = false;
+        Object sensors = r.getField(2);
+        if (sensors instanceof Object[]) {
+            for (Object o : (Object[]) sensors) {
+                if (!(o instanceof Row)) {
+                    continue;
+                }
+                Row s = (Row) o;
+                Object name = s.getField(0);
+                Object v = s.getField(1);
+                if (!(name instanceof String) || !(v instanceof Number)) {
+                    continue;
+                }
+                double x = ((Number) v).doubleValue();
+                b.add((String) name, x);
+                if (!urgent.isEmpty()) {
+                    double[] bound = urgent.get(name);
+                    urgentReading |= bound != null && (x <= bound[0] || x >= bound[1]); // false for NaN
+                }
+            }
         }
+        b.endReading(i);
         buffered++;
-        if (urgent) {
+        // Devices that report different names share a batch's columns: the dense matrix outgrows its
+        // values. Sent once it holds more than SPARSITY cells per value, memory and the Python side's
+        // work stay proportional to the readings, whatever the mix of names in a bucket.
+        long cells = (long) b.ts.size() * b.names.size();
+        if (urgentReading || cells > (long) SPARSITY * b.entries + Readings.MAX_SENSORS) {
             emit(bucket, buffer.remove(bucket));
             buffered -= b.ts.size();
         }
@@ -202,15 +275,19 @@ public class DeviceMicroBatcher extends AbstractStreamOperator<Row> implements O
     }
 
     private void emit(int bucket, Batch b) {
-        Object[] fields = new Object[sensors + 2];
-        fields[0] = b.devices.toArray(new String[0]);
-        fields[1] = b.ts.toArray(new Long[0]);
-        for (int i = 0; i < sensors; i++) {
-            fields[i + 2] = b.values[i].toArray(new Double[0]);
+        int n = b.ts.size();
+        int k = b.names.size();
+        Double[] matrix = new Double[n * k];
+        Arrays.fill(matrix, NOT_REPORTED);
+        for (int i = 0; i < n; i++) {
+            for (int e = b.start[i]; e < b.start[i + 1]; e++) {
+                matrix[i * k + b.column[e]] = b.value[e]; // a name twice in one reading: the last wins
+            }
         }
-        output.collect(new StreamRecord<>(Row.of(bucket, Row.of(fields)), b.maxTs));
+        Row batch = Row.of(b.devices.toArray(new String[0]), b.ts.toArray(new Long[0]),
+                b.names.toArray(new String[0]), matrix);
+        output.collect(new StreamRecord<>(Row.of(bucket, batch), b.maxTs));
     }
-
     @Override
     public void processWatermark(Watermark mark) throws Exception {
         if (buffered == 0) {

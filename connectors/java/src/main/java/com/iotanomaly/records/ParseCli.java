@@ -56,14 +56,10 @@ public final class ParseCli {
         quoteOrNull(r.deviceId, sb);
         sb.append(",\"ts\":").append(r.ok() ? String.valueOf(r.tsMs) : "null");
         sb.append(",\"values\":{");
-        boolean first = true;
-        for (int i = 0; i < Readings.SENSORS.size(); i++) {
-            if (r.values[i] != null) {
-                sb.append(first ? "" : ",");
-                StrictJson.quote(Readings.SENSORS.get(i), sb);
-                sb.append(':').append(StrictJson.pyRepr(r.values[i]));
-                first = false;
-            }
+        for (int i = 0; i < r.names.length; i++) {
+            sb.append(i == 0 ? "" : ",");
+            StrictJson.quote(r.names[i], sb);
+            sb.append(':').append(StrictJson.pyRepr(r.values[i]));
         }
         sb.append("},\"dead_letter\":");
         quoteOrNull(r.ok() ? null : Readings.deadLetter(r, record, now), sb);

@@ -9,6 +9,7 @@ import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
@@ -25,6 +26,9 @@ import java.util.regex.Pattern;
 public final class Readings {
 
     public static final List<String> SENSORS = List.of("temperature", "pressure", "vibration");
+    public static final String MEASUREMENTS = "measurements"; // the object holding any other named measurements
+    public static final int MAX_SENSORS = 64; // measurements per record, top level and 'measurements' together
+    public static final String RESERVED_SENSOR = "device"; // the sensor name of device-level verdicts
     public static final int MAX_RECORD_BYTES = 64 * 1024;
     public static final double MAX_ABS_VALUE = 1e12;
     public static final long MIN_TS_MS = 946_684_800_000L;
@@ -41,25 +45,40 @@ public final class Readings {
 
     private Readings() {}
 
-    /** A valid reading (error null) or a dead letter's reason; sensors not reported are null. */
+    private static final String[] NO_NAMES = new String[0];
+    private static final double[] NO_VALUES = new double[0];
+
+    /**
+     * A valid reading (error null) or a dead letter's reason. {@code names}/{@code values}: the
+     * reported measurements in record order (top-level sensors, then {@code measurements}); empty for
+     * a dead letter.
+     */
     public static final class Result {
         public final String error;
         public final String canonical;
         public final String rawBase64;
         public final String deviceId;
         public final long tsMs;
-        public final Double[] values = new Double[SENSORS.size()];
+        public final String[] names;
+        public final double[] values;
 
-        private Result(String error, String rawBase64, String canonical, String deviceId, long tsMs) {
+        private Result(String error, String rawBase64, String canonical, String deviceId, long tsMs,
+                String[] names, double[] values) {
             this.error = error;
             this.rawBase64 = rawBase64;
             this.canonical = canonical;
             this.deviceId = deviceId;
             this.tsMs = tsMs;
+            this.names = names;
+            this.values = values;
         }
 
         static Result bad(String reason) {
-            return new Result(reason, null, null, null, 0);
+            return bad(reason, null);
+        }
+
+        static Result bad(String reason, String rawBase64) {
+            return new Result(reason, rawBase64, null, null, 0, NO_NAMES, NO_VALUES);
         }
 
         public boolean ok() {
@@ -136,6 +155,22 @@ public final class Readings {
         return true;
     }
 
+    /** {@code [A-Za-z][A-Za-z0-9_]{0,63}}, the reference's measurement-name pattern, without a regex. */
+    static boolean validSensorName(String name) {
+        int n = name.length();
+        if (n == 0 || n > 64) {
+            return false;
+        }
+        for (int i = 0; i < n; i++) {
+            char c = name.charAt(i);
+            boolean letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+            if (!letter && (i == 0 || ((c < '0' || c > '9') && c != '_'))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** Python's type name of a parsed JSON value (the reasons name types as the reference does). */
     static String typeName(Object v) {
         if (v instanceof String) {
@@ -161,7 +196,7 @@ public final class Readings {
         String[] unframed = unframe(raw);
         String text = unframed[0];
         if (text == null) {
-            return new Result("not UTF-8", unframed[1], null, null, 0);
+            return Result.bad("not UTF-8", unframed[1]);
         }
         if (blank(text)) {
             return Result.bad("empty record");
@@ -210,39 +245,83 @@ public final class Readings {
                     + StrictJson.clip(ahead, 40) + " s ahead of the clock");
         }
 
-        Double[] values = new Double[SENSORS.size()];
-        boolean any = false;
-        for (int i = 0; i < SENSORS.size(); i++) {
-            String sensor = SENSORS.get(i);
+        // sized for the top level and every entry of 'measurements' (nulls included); trimmed below
+        Object m = obj.get(MEASUREMENTS);
+        int room = SENSORS.size() + (m instanceof Map ? Math.min(((Map<?, ?>) m).size(), MAX_SENSORS) : 0);
+        String[] names = new String[room];
+        double[] values = new double[room];
+        int n = 0;
+        for (String sensor : SENSORS) {
             Object v = obj.get(sensor);
             if (v == null || v == StrictJson.NULL) {
                 continue;
             }
-            double d;
-            boolean outOfRange;
-            if (v instanceof BigInteger) {
-                outOfRange = ((BigInteger) v).abs().compareTo(MAX_ABS_INT) > 0;
-                d = outOfRange ? 0 : ((BigInteger) v).doubleValue();
-            } else if (v instanceof Double) {
-                d = (Double) v;
-                outOfRange = Math.abs(d) > MAX_ABS_VALUE;
-            } else {
+            if (!(v instanceof BigInteger) && !(v instanceof Double)) {
                 return Result.bad("'" + sensor + "' is " + typeName(v) + ", not a number");
             }
-            if (outOfRange) {
+            if (outOfRange(v)) {
                 return Result.bad("'" + sensor + "' out of range (|value| > 1e+12): " + StrictJson.clip(v, 40));
             }
-            values[i] = d;
-            any = true;
+            names[n] = sensor;
+            values[n++] = ((Number) v).doubleValue();
         }
-        if (!any) {
-            return Result.bad("no sensor value (expected any of " + String.join(", ", SENSORS) + ")");
+        int top = n;
+        if (m != null && m != StrictJson.NULL) {
+            if (!(m instanceof Map)) {
+                return Result.bad("'" + MEASUREMENTS + "' is " + typeName(m) + ", not an object");
+            }
+            @SuppressWarnings("unchecked")
+            Map<String, Object> entries = (Map<String, Object>) m;
+            int count = top + entries.size(); // the reported top-level ones and every entry, null or not
+            if (count > MAX_SENSORS) {
+                return Result.bad("too many measurements: " + count + " (at most " + MAX_SENSORS + ")");
+            }
+            for (Map.Entry<String, Object> e : entries.entrySet()) {
+                String name = e.getKey();
+                if (!validSensorName(name) || name.equals(RESERVED_SENSOR)) {
+                    return Result.bad("invalid measurement name: " + StrictJson.clip(name, 80));
+                }
+                // only a top-level sensor can clash: the object's own keys are distinct (duplicates refused)
+                for (int i = 0; i < top; i++) {
+                    if (names[i].equals(name)) {
+                        return Result.bad("measurement given twice: " + StrictJson.clip(name, 80)
+                                + " (top level and '" + MEASUREMENTS + "')");
+                    }
+                }
+                Object v = e.getValue();
+                if (v == StrictJson.NULL) {
+                    continue;
+                }
+                if (!(v instanceof BigInteger) && !(v instanceof Double)) {
+                    return Result.bad("measurement not a number: " + StrictJson.clip(name, 80) + " is " + typeName(v));
+                }
+                if (outOfRange(v)) {
+                    return Result.bad("measurement out of range (|value| > 1e+12): " + StrictJson.clip(name, 80)
+                            + " is " + StrictJson.clip(v, 40));
+                }
+                names[n] = name;
+                values[n++] = ((Number) v).doubleValue();
+            }
+        }
+        if (n == 0) {
+            return Result.bad("no sensor value (expected any of " + String.join(", ", SENSORS) + " or a '"
+                    + MEASUREMENTS + "' object)");
+        }
+        if (n < room) {
+            names = Arrays.copyOf(names, n);
+            values = Arrays.copyOf(values, n);
         }
         long tsMs = ts.longValueExact();
         obj.put("ts", BigInteger.valueOf(tsMs));
-        Result ok = new Result(null, null, StrictJson.write(obj), (String) deviceId, tsMs);
-        System.arraycopy(values, 0, ok.values, 0, values.length);
-        return ok;
+        return new Result(null, null, StrictJson.write(obj), (String) deviceId, tsMs, names, values);
+    }
+
+    /** {@code |v| > MAX_ABS_VALUE}, exact for integers of any size (as Python compares int and float). */
+    private static boolean outOfRange(Object v) {
+        if (v instanceof BigInteger) {
+            return ((BigInteger) v).abs().compareTo(MAX_ABS_INT) > 0;
+        }
+        return Math.abs((Double) v) > MAX_ABS_VALUE;
     }
 
     /** Epoch ms from an integer, a number (truncated) or an ISO-8601 text with a zone; null if none. */

@@ -62,7 +62,10 @@ public class ReadingsVectorsTest {
             if (expected.get("dead_letter") == StrictJson.NULL) {
                 actual.put("dead_letter", StrictJson.NULL); // long records: not stored in the file
             }
-            if (!expected.equals(actual)) {
+            // Map.equals ignores order: the values must also come in the reference's (record) order
+            List<Object> expectedOrder = new ArrayList<>(((Map<?, ?>) expected.get("values")).keySet());
+            List<Object> actualOrder = new ArrayList<>(((Map<?, ?>) actual.get("values")).keySet());
+            if (!expected.equals(actual) || !expectedOrder.equals(actualOrder)) {
                 failures.add(v.get("name") + "\n  expected " + StrictJson.write(expected)
                         + "\n  actual   " + StrictJson.write(actual));
             }
@@ -88,6 +91,23 @@ public class ReadingsVectorsTest {
             }
             String id = sb.toString();
             assertEquals(id, reference.matcher(id).matches(), Readings.validDeviceId(id));
+        }
+    }
+
+    /** The hand-written measurement-name check against the reference's pattern (ASCII classes only). */
+    @Test
+    public void sensorNameCheckMatchesThePattern() {
+        java.util.regex.Pattern reference = java.util.regex.Pattern.compile("[A-Za-z][A-Za-z0-9_]{0,63}");
+        String alphabet = "aZ09_.-:/ \u00e9\u0130\u212a\ud83d\n";
+        java.util.Random rng = new java.util.Random(42);
+        for (int i = 0; i < 200_000; i++) {
+            int n = rng.nextInt(68);
+            StringBuilder sb = new StringBuilder();
+            for (int j = 0; j < n; j++) {
+                sb.append(rng.nextInt(10) < 8 ? alphabet.charAt(rng.nextInt(5)) : alphabet.charAt(rng.nextInt(alphabet.length())));
+            }
+            String name = sb.toString();
+            assertEquals(name, reference.matcher(name).matches(), Readings.validSensorName(name));
         }
     }
 
