@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from flink_job.core.detection.config import BaselineConfig, DetectionConfig, ThresholdConfig
 from flink_job.core.errors import ConfigError
+from flink_job.core.records import is_sensor_name
 from flink_job.core.schema import (
     GROUPS,
     RUN_OPTIONS_GROUP,
@@ -167,7 +168,8 @@ def from_groups(
         name: load_group(cls, groups.get(name, {}), name) for name, cls in _GROUPS.items()
     }
     parts["detection"] = DetectionConfig.from_properties(groups.get("detection", {}), "detection")
-    parts["thresholds"] = ThresholdConfig.from_properties(groups.get("thresholds", {}), "thresholds")
+    parts["thresholds"] = ThresholdConfig.from_properties(groups.get("thresholds", {}), "thresholds",
+                                                          is_sensor_name)
     parts["baseline"] = BaselineConfig.from_properties(groups.get("baseline", {}), "baseline")
     root = Path(app_root).resolve() if app_root else None
     parts["app_root"] = root

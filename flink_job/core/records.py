@@ -284,6 +284,11 @@ def _parse(raw: str | bytes | None, now_ms: int, max_future_ms: int) -> ParseRes
     return ParseResult(Reading(device_id, ts_ms, tuple(values.items())), None, canonical)
 
 
+def is_sensor_name(name: str) -> bool:
+    """Whether a reading can report a measurement of this name (``SENSOR_NAME_RE``, not ``device``)."""
+    return name != RESERVED_SENSOR and SENSOR_NAME_RE.fullmatch(name) is not None
+
+
 def _measurements(obj: dict, values: dict[str, float]) -> str | None:
     """Adds the ``measurements`` object's entries to ``values``; the dead-letter reason, if any."""
     m = obj.get(MEASUREMENTS)
@@ -295,7 +300,7 @@ def _measurements(obj: dict, values: dict[str, float]) -> str | None:
     if count > MAX_SENSORS:
         return f"too many measurements: {count} (at most {MAX_SENSORS})"
     for name, v in m.items():
-        if name == RESERVED_SENSOR or not SENSOR_NAME_RE.fullmatch(name):
+        if not is_sensor_name(name):
             return f"invalid measurement name: {_clip(name)}"
         if name in values:
             return f"measurement given twice: {_clip(name)} (top level and '{MEASUREMENTS}')"

@@ -337,3 +337,17 @@ def test_baseline_group_reaches_the_job_config():
     assert cfg.baseline.for_device("press-7", cfg.detection).baseline_ms == 86_400_000
     err = error_of(c.from_groups, groups(baseline={"relearn.m-1": "soon"}), local=False)
     assert (err.group, err.key) == ("baseline", "relearn.m-1")
+
+
+@pytest.mark.parametrize("key", ["spindle-rpm.critical_high", "device.m-1.device.warning_high",
+                                 "9axis.warning_low"])
+def test_a_threshold_for_a_name_no_reading_can_report_is_refused_naming_the_key(key):
+    err = error_of(c.from_groups, groups(thresholds={key: "5"}), local=False)
+    assert (err.group, err.key) == ("thresholds", key)
+    assert "no reading can report a sensor named" in str(err)
+
+
+def test_a_threshold_for_a_named_measurement_reaches_the_job_config():
+    cfg = c.from_groups(groups(thresholds={"spindle_rpm.critical_high": "3000"}), local=False)
+    assert cfg.thresholds.for_series("m-1", "spindle_rpm").critical_high == 3000.0
+    assert cfg.thresholds.urgent_bounds("spindle_rpm") == (float("-inf"), 3000.0)

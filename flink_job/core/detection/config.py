@@ -8,7 +8,7 @@ import fnmatch
 import functools
 import inspect
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -236,9 +236,12 @@ class ThresholdConfig:
         return max(lows, default=-math.inf), min(highs, default=math.inf)
 
     @classmethod
-    def from_properties(cls, props: Mapping[str, str], group: str = "thresholds") -> ThresholdConfig:
+    def from_properties(cls, props: Mapping[str, str], group: str = "thresholds",
+                        sensor_name: Callable[[str], bool] | None = None) -> ThresholdConfig:
         """Flat keys on top of the defaults: "<sensor>.<level>", "device.<id>.<sensor>.<level>",
-        "hysteresis_fraction".  A value of "none" removes a default level."""
+        "hysteresis_fraction".  A value of "none" removes a default level.  ``sensor_name``, if
+        given, says which sensor names can occur (the job: what a reading can report; score-csv
+        takes any column name)."""
         sensors = _freeze(DEFAULT_SENSOR_LEVELS)
         overrides: dict[tuple[str, str], dict[str, float | None]] = {}
         hysteresis = 0.02
@@ -263,6 +266,10 @@ class ThresholdConfig:
                                               "or 'hysteresis_fraction'")
             if not sensor or level not in LEVEL_NAMES:
                 raise ConfigError(group, key, f"unknown level '{level}' (known: {', '.join(LEVEL_NAMES)})")
+            if sensor_name is not None and not sensor_name(sensor):
+                raise ConfigError(group, key, f"no reading can report a sensor named '{sensor}' (a name is "
+                                              "letters, digits and '_', starts with a letter, at most 64 "
+                                              "long, not 'device')")
             target[level] = _parse_level(group, key, raw)
         cfg = cls(sensors=sensors, overrides=overrides, hysteresis_fraction=hysteresis)
         for (device, sensor), key in origin.items():
