@@ -296,7 +296,7 @@ def _measurements(obj: dict, values: dict[str, float]) -> str | None:
         return None
     if not isinstance(m, dict):
         return f"'{MEASUREMENTS}' is {type(m).__name__}, not an object"
-    count = sum(1 for s in SENSORS if obj.get(s) is not None) + len(m)
+    count = len(values) + len(m)  # values: the top-level sensors reported, so far
     if count > MAX_SENSORS:
         return f"too many measurements: {count} (at most {MAX_SENSORS})"
     for name, v in m.items():
