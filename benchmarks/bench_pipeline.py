@@ -25,7 +25,9 @@ fed by a source inside the job that emits synthetic readings at a steady rate (d
 stamps each with the wall clock as it emits it (Java ``SyntheticReadings``: a static threshold breach
 every 2,003 readings, a statistical spike every 2,011).  An alert's latency is the SQS SentTimestamp of
 its SNS message minus its reading's ``ts``: from the moment the job read the reading to the moment SNS
-took the alert.
+took the alert.  The percentiles are of the steady state: alerts on readings of the first
+``--latency-warmup-seconds`` (default 10, counted from the first alerting reading) wait for the
+Python workers to start and the JIT to warm up; the report gives them apart (``latency.warmup``).
 
 Memory as the fleet grows: the full graph runs again on a recording of ``--scale-devices`` devices
 (default 10,000) with as many records, so each device has a tenth of the readings; the report's
@@ -208,8 +210,9 @@ def execute_stage(stage: str, properties: str) -> None:
 
 
 def latency_probe(work: Path, parallelism: int, devices: int, rate: float, seconds: float,
-                  overrides: dict[str, dict[str, str]] | None = None) -> dict:
-    """Run the job on synthetic readings at ``rate`` with SNS on moto; alert latency percentiles per kind.
+                  overrides: dict[str, dict[str, str]] | None = None, warmup_s: float = 10.0) -> dict:
+    """Run the job on synthetic readings at ``rate`` with SNS on moto; alert latency percentiles per kind,
+    of the alerts after ``warmup_s`` (those before it apart, under ``warmup``).
     ``overrides`` (``--set``) apply here as to every stage."""
     from localdev import emulator
     from localdev.demo import alert_latencies, drain_alert_queue, percentile
@@ -241,13 +244,20 @@ def latency_probe(work: Path, parallelism: int, devices: int, rate: float, secon
         emulator.down(work / "local-aws")
     # the demo's matching, where a reading's "put" is its ts: SyntheticReadings stamps the read time
     read_ms = {(m.get("device_id"), m.get("ts")): m.get("ts") for m in published}
-    lat = alert_latencies(published, sent, read_ms)
+    start = min((m["ts"] for m in published if isinstance(m.get("ts"), int)), default=0)
+    cut = start + warmup_s * 1000
+    steady = [(m, s) for m, s in zip(published, sent, strict=True) if m.get("ts", 0) >= cut]
+    warm = [(m, s) for m, s in zip(published, sent, strict=True) if m.get("ts", 0) < cut]
 
     def r2(x: float | None) -> float | None:
         return None if x is None else round(x, 2)
 
-    return {kind: {"alerts": len(v), "p50_s": r2(percentile(v, 50)), "p99_s": r2(percentile(v, 99)),
-                   "max_s": r2(max(v, default=None))} for kind, v in lat.items()}
+    def summary(pairs: list[tuple[dict, int]]) -> dict[str, dict]:
+        lat = alert_latencies([m for m, _ in pairs], [s for _, s in pairs], read_ms)
+        return {kind: {"alerts": len(v), "p50_s": r2(percentile(v, 50)), "p99_s": r2(percentile(v, 99)),
+                       "max_s": r2(max(v, default=None))} for kind, v in lat.items()}
+
+    return {**summary(steady), "warmup": {"seconds": warmup_s, **summary(warm)}}
 
 
 def execute_latency_probe(properties: str, devices: int, rate: float, seconds: float) -> None:
@@ -350,6 +360,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latency-rate", type=float, default=10_000.0,
                     help="events/s of the latency probe (default 10000; 0 skips the probe)")
     ap.add_argument("--latency-seconds", type=float, default=60.0, help="length of the latency probe (s)")
+    ap.add_argument("--latency-warmup-seconds", type=float, default=10.0,
+                    help="alerts on the probe's first readings, this long from the first alerting one, are "
+                         "reported apart as warm-up (Python workers starting, JIT), not in the percentiles")
     ap.add_argument("--run-latency", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--scale-devices", type=int, default=10_000,
                     help="run the full graph again with this many devices and as many records, to show "
@@ -406,14 +419,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.scale_devices > 0 and "full" in results:
             report["memory_scaling"] = scale_run(work, args, events, devices, results["full"], overrides)
         if args.latency_rate > 0:
+            if args.latency_warmup_seconds >= args.latency_seconds:
+                raise SystemExit("error: --latency-warmup-seconds must be shorter than --latency-seconds")
             lat = latency_probe(work, args.parallelism, args.devices, args.latency_rate, args.latency_seconds,
-                                overrides)
+                                overrides, args.latency_warmup_seconds)
             report["latency"] = lat
             report["latency_p99_s"] = {k: lat[k]["p99_s"] for k in ("threshold", "statistical")}
             for kind in ("threshold", "statistical"):
                 q = lat[kind]
+                w = lat["warmup"][kind]
                 print(f"latency {kind:>11}: p50 {q['p50_s']} s, p99 {q['p99_s']} s, max {q['max_s']} s "
-                      f"({q['alerts']} alerts at {args.latency_rate:,.0f} events/s)", file=sys.stderr)
+                      f"({q['alerts']} alerts at {args.latency_rate:,.0f} events/s; warm-up: {w['alerts']} "
+                      f"alerts, max {w['max_s']} s)", file=sys.stderr)
         if not args.no_reference:
             ref = run_reference(recording, args.parallelism)
             report["reference_events_per_second"] = round(ref["reference_events_per_second"])

@@ -142,8 +142,11 @@ class PipelineConfig:
     idle_timeout_ms: int = setting(30_000, "a shard with no data stops holding the watermark back after this")
     max_future_ms: int = setting(300_000, "readings further ahead of the wall clock are dead letters")
     state_ttl_hours: int = setting(168, "detector state of a device not seen for this long is dropped")
-    python_bundle_size: int = setting(100_000, "elements per bundle sent to the Python workers")
-    python_bundle_time_ms: int = setting(1_000, "longest wait before a partial bundle is sent")
+    python_bundle_size: int = setting(
+        100_000, "elements per bundle sent to the Python workers (detection and the batching sink writers; "
+        "the SNS writer takes each alert as a bundle of its own)")
+    python_bundle_time_ms: int = setting(
+        1_000, "longest wait before a partial bundle is sent (an element's wait for detection's output)")
     detection_buckets: int = setting(
         256, "devices are spread over this many keys for detection: one element into Python and one "
         "keyed-state commit carry a bucket's devices, not one device (a bucket is the unit of parallelism; "

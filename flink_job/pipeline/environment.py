@@ -19,14 +19,11 @@ from flink_job.config import AppConfig, LocalConfig
 from flink_job.pipeline.checkpoints import default_checkpoint_dir, resolve_restore
 
 
-# PyFlink's Python-side knobs: large bundles so keyed state is not flushed every 1,000 records
-# (FACTS: 1.25k/s at the default, 16-25k/s at 100k), and a state cache big enough for every
-# series a subtask holds, so detector state is not unpickled on each micro-batch.
+# PyFlink's Python-side knobs: a state cache big enough for every series a subtask holds, so
+# detector state is not unpickled on each micro-batch. Bundle size and time are set per Python
+# operator instead (``flink_job.pipeline.bundles``), never here: set here they would override them.
 def python_options(cfg: AppConfig) -> dict[str, str]:
-    p = cfg.pipeline
     return {
-        "python.fn-execution.bundle.size": str(p.python_bundle_size),
-        "python.fn-execution.bundle.time": str(p.python_bundle_time_ms),
         "python.state.cache-size": "100000",
         "python.map-state.read-cache-size": "100000",
         "python.map-state.write-cache-size": "100000",

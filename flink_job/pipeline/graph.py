@@ -27,6 +27,7 @@ from connectors.files import gzip_lines_file_sink
 from flink_job.config import AppConfig, PipelineConfig
 from flink_job.core.detection.config import ThresholdConfig
 from flink_job.pipeline import sinks
+from flink_job.pipeline.bundles import python_bundles
 from flink_job.pipeline.detect import ALERTS, OUT_OF_ORDER, READINGS, DetectAnomalies
 from flink_job.pipeline.outputs import ANOMALY_TYPE, side_output
 
@@ -252,10 +253,11 @@ def build_graph(
         graph.valid_lines, graph.dead_letters, graph.late_readings = split_stage(t_env)
     if stop >= 2:
         graph.batches, graph.aggregates = window_stage(t_env, cfg.pipeline, cfg.thresholds)
-    if stop >= 3:
-        graph.anomalies = detect_stage(graph.batches, cfg)
-    if stop >= 4:
-        attach_sinks(graph, cfg)
+    with python_bundles(cfg.pipeline.python_bundle_size, cfg.pipeline.python_bundle_time_ms):
+        if stop >= 3:
+            graph.anomalies = detect_stage(graph.batches, cfg)
+        if stop >= 4:
+            attach_sinks(graph, cfg)
     return graph
 
 
@@ -301,7 +303,9 @@ def attach_sinks(graph: JobGraph, cfg: AppConfig) -> None:
     if s.alerts_topic_arn:
         sns = sinks.WriterFactory("sns", region=s.aws_region, endpoint=endpoint, topic_arn=s.alerts_topic_arn,
                                   archive_path=s.archive_path)
-        sink(alerts, "sns-alerts", sns, sinks.sns_alert, s.alerts_flush_interval_ms)
+        # a bundle per alert: an onset does not wait for the bundle time before it reaches the writer
+        with python_bundles(1, cfg.pipeline.python_bundle_time_ms):
+            sink(alerts, "sns-alerts", sns, sinks.sns_alert, s.alerts_flush_interval_ms)
 
     if not s.archive_path:
         return
