@@ -246,8 +246,10 @@ def latency_probe(work: Path, parallelism: int, devices: int, rate: float, secon
     read_ms = {(m.get("device_id"), m.get("ts")): m.get("ts") for m in published}
     start = min((m["ts"] for m in published if isinstance(m.get("ts"), int)), default=0)
     cut = start + warmup_s * 1000
-    steady = [(m, s) for m, s in zip(published, sent, strict=True) if m.get("ts", 0) >= cut]
-    warm = [(m, s) for m, s in zip(published, sent, strict=True) if m.get("ts", 0) < cut]
+    steady: list[tuple[dict, int]] = []
+    warm: list[tuple[dict, int]] = []
+    for pair in zip(published, sent, strict=True):
+        (steady if pair[0].get("ts", 0) >= cut else warm).append(pair)
 
     def r2(x: float | None) -> float | None:
         return None if x is None else round(x, 2)

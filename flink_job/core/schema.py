@@ -158,7 +158,7 @@ class PipelineConfig:
 
     def validate(self, group: str) -> None:
         for name in ("batch_window_ms", "batch_max_readings", "aggregate_window_s", "watermark_delay_ms",
-                     "python_bundle_size"):
+                     "python_bundle_size", "python_bundle_time_ms"):
             if getattr(self, name) <= 0:
                 raise ConfigError(group, name, "must be > 0")
         if not 1 <= self.detection_buckets <= MAX_DETECTION_BUCKETS:

@@ -22,7 +22,7 @@ from flink_job.pipeline.checkpoints import default_checkpoint_dir, resolve_resto
 # PyFlink's Python-side knobs: a state cache big enough for every series a subtask holds, so
 # detector state is not unpickled on each micro-batch. Bundle size and time are set per Python
 # operator instead (``flink_job.pipeline.bundles``), never here: set here they would override them.
-def python_options(cfg: AppConfig) -> dict[str, str]:
+def python_options() -> dict[str, str]:
     return {
         "python.state.cache-size": "100000",
         "python.map-state.read-cache-size": "100000",
@@ -133,7 +133,7 @@ def submitted_by_cli() -> bool:
 
 def flink_options(cfg: AppConfig) -> dict[str, str]:
     """Every option the job sets from code: MSF-allowed ones always, the rest only locally."""
-    options = python_options(cfg)
+    options = python_options()
     if cfg.is_local:
         options.update(local_options(cfg))
     return options

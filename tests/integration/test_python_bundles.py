@@ -34,8 +34,8 @@ def python_operator_bundles(j_env) -> dict[str, tuple[str, str]]:  # noqa: ANN00
             continue
         op = t.getOperatorFactory().getOperator()
         if python_op.isInstance(op):
-            conf = op.getConfiguration()
-            out[t.getName()] = (conf.toMap().get(BUNDLE_SIZE), conf.toMap().get(BUNDLE_TIME))
+            conf = op.getConfiguration().toMap()
+            out[t.getName()] = (conf.get(BUNDLE_SIZE), conf.get(BUNDLE_TIME))
     return out
 
 

@@ -126,6 +126,7 @@ def test_every_key_has_one_spelling(group, second, first):
     [
         ("pipeline", {"batch_window_ms": "two seconds"}, "batch_window_ms", "expected int"),
         ("pipeline", {"batch_window_ms": "0"}, "batch_window_ms", "> 0"),
+        ("pipeline", {"python_bundle_time_ms": "0"}, "python_bundle_time_ms", "> 0"),
         ("source", {"stream.arn": STREAM, "max_records_per_get": "1e3"}, "max_records_per_get", "int"),
         ("source", {"stream.arn": STREAM, "min_get_records_interval_ms": "-1"}, "min_get_records_interval_ms",
          ">= 0"),
