@@ -31,7 +31,7 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed  ## Python venv with the pinned dependencies
 
-$(JAR): build.gradle settings.gradle $(JAVA_SOURCES) | system
+$(JAR): build.gradle settings.gradle $(JAVA_SOURCES) | system venv
 	gradle --no-daemon -q uberJar localPlugins
 
 jars: $(JAR)  ## the one jar (Kinesis source, gzip writer, AWS SDK) + the local S3 filesystem plugin

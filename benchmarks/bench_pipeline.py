@@ -210,10 +210,12 @@ def execute_stage(stage: str, properties: str) -> None:
 
 
 def latency_probe(work: Path, parallelism: int, devices: int, rate: float, seconds: float,
-                  overrides: dict[str, dict[str, str]] | None = None, warmup_s: float = 10.0) -> dict:
+                  overrides: dict[str, dict[str, str]] | None = None, warmup_s: float = 10.0,
+                  trace: Path | None = None) -> dict:
     """Run the job on synthetic readings at ``rate`` with SNS on moto; alert latency percentiles per kind,
     of the alerts after ``warmup_s`` (those before it apart, under ``warmup``).
-    ``overrides`` (``--set``) apply here as to every stage."""
+    ``overrides`` (``--set``) apply here as to every stage; ``trace``: a CSV of every alert (seconds
+    since the first alerting reading, kind, latency), to see whether latency grows during the run."""
     from localdev import emulator
     from localdev.demo import alert_latencies, drain_alert_queue, percentile
 
@@ -259,6 +261,13 @@ def latency_probe(work: Path, parallelism: int, devices: int, rate: float, secon
         return {kind: {"alerts": len(v), "p50_s": r2(percentile(v, 50)), "p99_s": r2(percentile(v, 99)),
                        "max_s": r2(max(v, default=None))} for kind, v in lat.items()}
 
+    if trace is not None:
+        with trace.open("w") as f:
+            f.write("read_s,kind,latency_s\n")
+            for msg, delivered in sorted(zip(published, sent, strict=True), key=lambda p: p[0].get("ts", 0)):
+                if isinstance(msg.get("ts"), int) and "silence" not in msg.get("detectors", ()):
+                    kind = "threshold" if "threshold" in msg.get("detectors", ()) else "statistical"
+                    f.write(f"{(msg['ts'] - start) / 1000:.3f},{kind},{(delivered - msg['ts']) / 1000:.3f}\n")
     return {**summary(steady), "warmup": {"seconds": warmup_s, **summary(warm)}}
 
 
@@ -365,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latency-warmup-seconds", type=float, default=10.0,
                     help="alerts on the probe's first readings, this long from the first alerting one, are "
                          "reported apart as warm-up (Python workers starting, JIT), not in the percentiles")
+    ap.add_argument("--latency-trace", type=Path, default=None,
+                    help="also write every alert of the latency probe to this CSV (read time, kind, latency)")
     ap.add_argument("--run-latency", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--scale-devices", type=int, default=10_000,
                     help="run the full graph again with this many devices and as many records, to show "
@@ -424,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.latency_warmup_seconds >= args.latency_seconds:
                 raise SystemExit("error: --latency-warmup-seconds must be shorter than --latency-seconds")
             lat = latency_probe(work, args.parallelism, args.devices, args.latency_rate, args.latency_seconds,
-                                overrides, args.latency_warmup_seconds)
+                                overrides, args.latency_warmup_seconds, args.latency_trace)
             report["latency"] = lat
             report["latency_p99_s"] = {k: lat[k]["p99_s"] for k in ("threshold", "statistical")}
             for kind in ("threshold", "statistical"):

@@ -147,6 +147,13 @@ class PipelineConfig:
         "the SNS writer takes each alert as a bundle of its own)")
     python_bundle_time_ms: int = setting(
         1_000, "longest wait before a partial bundle is sent (an element's wait for detection's output)")
+    detection_bundle_linger_ms: int = setting(
+        20, "a detection bundle goes to Python this long after its first micro-batch (the rest of that "
+        "flush's batches arrive meanwhile), instead of waiting out python_bundle_time_ms; -1: PyFlink's "
+        "own bundle ends (alerts 2-3x later; with 10,000 devices ~20% more replay throughput)")
+    detection_bundle_gap_ms: int = setting(
+        200, "but no sooner than this after the previous detection bundle: each bundle end commits the "
+        "touched buckets' state, so this bounds its cost however often batches come (urgent ones too)")
     detection_buckets: int = setting(
         256, "devices are spread over this many keys for detection: one element into Python and one "
         "keyed-state commit carry a bucket's devices, not one device (a bucket is the unit of parallelism; "
@@ -164,9 +171,12 @@ class PipelineConfig:
         if not 1 <= self.detection_buckets <= MAX_DETECTION_BUCKETS:
             raise ConfigError(group, "detection_buckets",
                               f"must be in 1..{MAX_DETECTION_BUCKETS}, got {self.detection_buckets}")
-        if self.detector_cache_devices < 0:
-            raise ConfigError(
-                group, "detector_cache_devices", f"must be >= 0, got {self.detector_cache_devices}")
+        for name in ("detector_cache_devices", "detection_bundle_gap_ms"):
+            if getattr(self, name) < 0:
+                raise ConfigError(group, name, f"must be >= 0, got {getattr(self, name)}")
+        if self.detection_bundle_linger_ms < -1:
+            raise ConfigError(group, "detection_bundle_linger_ms", "must be >= 0, or -1 for PyFlink's own "
+                              f"bundles, got {self.detection_bundle_linger_ms}")
 
 
 @dataclass(frozen=True)

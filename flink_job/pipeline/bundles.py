@@ -12,12 +12,25 @@ the job leaves the bundle options out of the environment, and ``python_bundles``
 Python operator built inside it a copy of that configuration with its own bundle options.
 ``tests/integration/test_python_bundles.py`` checks the built operators, so a PyFlink upgrade that
 changes this fails there rather than silently.
+
+Detection also ends its bundles sooner than either limit (``prompt_keyed_process``): PyFlink checks
+the bundle time at a fixed rate from the last end, so an element could wait up to twice that before
+the Python worker even received it (the runner buffers a bundle's input), then for the whole bundle
+to be processed before its output came back.  Detection's elements are micro-batches the JVM has
+already held for up to ``batch_window_ms``, arriving in waves (one per flush of each upstream
+batcher, or an urgent batch at once), so its bundle ends ``detection_bundle_linger_ms`` after the
+first of them (``connectors/java/.../MicroBatchBundleOperator``), bounded by
+``detection_bundle_gap_ms`` between ends.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+
+from pyflink.common.typeinfo import TypeInformation
+from pyflink.datastream import DataStream, KeyedProcessFunction
+from pyflink.datastream.data_stream import KeyedStream
 
 BUNDLE_SIZE = "python.fn-execution.bundle.size"
 BUNDLE_TIME = "python.fn-execution.bundle.time"
@@ -43,3 +56,28 @@ def python_bundles(size: int, time_ms: int) -> Iterator[None]:
         yield
     finally:
         data_stream.get_j_env_configuration = outer
+
+
+PROMPT_OPERATOR = "com.iotanomaly.batching.MicroBatchBundleOperator"
+
+
+def prompt_keyed_process(keyed: KeyedStream, func: KeyedProcessFunction, output_type: TypeInformation,
+                         linger_ms: int, min_gap_ms: int) -> DataStream:
+    """``keyed.process(func, output_type)`` whose bundles end ``linger_ms`` after their first element
+    (no sooner than ``min_gap_ms`` after the previous end; ``MicroBatchBundleOperator``), for inputs
+    that arrive in waves of batches the JVM already held back: PyFlink's own bundle timer would hold
+    each batch again, for up to twice the bundle time, and its output until the whole bundle is done."""
+    if linger_ms < 0 or min_gap_ms < 0:
+        raise ValueError(f"linger and gap must be >= 0, got {linger_ms} and {min_gap_ms}")
+    from pyflink.datastream import data_stream
+    from pyflink.fn_execution import flink_fn_execution_pb2
+    from pyflink.java_gateway import get_gateway
+
+    # PyFlink's own construction (KeyedStream.process), then the same operator with prompt bundle ends
+    j_built, j_output_type = data_stream._get_one_input_stream_operator(
+        keyed, func, flink_fn_execution_pb2.UserDefinedDataStreamFunction.KEYED_PROCESS, output_type)
+    operator_class = get_gateway().jvm
+    for part in PROMPT_OPERATOR.split("."):
+        operator_class = getattr(operator_class, part)
+    j_operator = operator_class.of(j_built, int(linger_ms), int(min_gap_ms))
+    return DataStream(keyed._j_data_stream.transform("KEYED PROCESS", j_output_type, j_operator))

@@ -27,7 +27,7 @@ from connectors.files import gzip_lines_file_sink
 from flink_job.config import AppConfig, PipelineConfig
 from flink_job.core.detection.config import ThresholdConfig
 from flink_job.pipeline import sinks
-from flink_job.pipeline.bundles import python_bundles
+from flink_job.pipeline.bundles import prompt_keyed_process, python_bundles
 from flink_job.pipeline.detect import ALERTS, OUT_OF_ORDER, READINGS, DetectAnomalies
 from flink_job.pipeline.outputs import ANOMALY_TYPE, side_output
 
@@ -219,9 +219,13 @@ def detect_stage(batches: DataStream, cfg: AppConfig) -> DataStream:
         cfg.detection, cfg.thresholds, cfg.pipeline.state_ttl_hours, with_readings, cfg.baseline, with_alerts,
         cfg.pipeline.detector_cache_devices, cfg.pipeline.detection_buckets,
     )
+    p = cfg.pipeline
+    keyed = keyed_pairs(batches, Types.INT())
+    detected = (keyed.process(detect, ANOMALY_TYPE) if p.detection_bundle_linger_ms < 0 else
+                prompt_keyed_process(keyed, detect, ANOMALY_TYPE, p.detection_bundle_linger_ms,
+                                     p.detection_bundle_gap_ms))
     return (
-        keyed_pairs(batches, Types.INT())
-        .process(detect, ANOMALY_TYPE)
+        detected
         .name("detect-anomalies")
         # keyed by bucket since this uid (before: "detect-anomalies", keyed by device); see docs/deploy.md
         .uid("detect-anomalies-by-bucket")

@@ -68,6 +68,61 @@ def test_detection_keeps_the_configured_bundles_and_the_sns_writer_sends_each_al
     assert not j_conf.toMap().containsKey(BUNDLE_SIZE)
 
 
+def test_detection_bundles_end_soon_after_their_batches(tmp_path, uber_jar):
+    """Detection runs in ``MicroBatchBundleOperator`` with the configured linger and gap, also after
+    PyFlink's chaining optimizer (which would fuse a following Python function in through ``copy``;
+    the Java test checks that a copy keeps the class)."""
+    from pyflink.java_gateway import get_gateway
+
+    from flink_job.pipeline.bundles import PROMPT_OPERATOR
+    from flink_job.pipeline.environment import create_environments
+    from flink_job.pipeline.graph import build_graph
+
+    recording = tmp_path / "empty.jsonl"
+    recording.write_text("")
+    cfg = c.from_groups(
+        {
+            "source": {"kind": "file", "file_path": str(recording)},
+            "sinks": {"timeseries.store": "none", "s3.archive_path": (tmp_path / "archive").as_uri() + "/"},
+            "pipeline": {"detection_bundle_linger_ms": "35", "detection_bundle_gap_ms": "450"},
+            "local": {"jars": uber_jar.as_uri()},
+        },
+        local=True,
+    )
+    env, t_env = create_environments(cfg)
+    build_graph(env, t_env, cfg)
+    j_env = env._j_stream_execution_environment
+    get_gateway().jvm.org.apache.flink.python.chain.PythonOperatorChainingOptimizer.apply(j_env)
+    detect = [t for t in j_env.getTransformations() if t.getName().startswith("detect-anomalies")]
+    assert len(detect) == 1
+    op = detect[0].getOperatorFactory().getOperator()
+    assert op.getClass().getName() == PROMPT_OPERATOR
+    assert (op.getLingerMs(), op.getMinGapMs()) == (35, 450)
+
+
+def test_linger_minus_one_leaves_the_bundle_ends_to_pyflink(tmp_path, uber_jar):
+    from flink_job.pipeline.environment import create_environments
+    from flink_job.pipeline.graph import build_graph
+
+    recording = tmp_path / "empty.jsonl"
+    recording.write_text("")
+    cfg = c.from_groups(
+        {
+            "source": {"kind": "file", "file_path": str(recording)},
+            "sinks": {"timeseries.store": "none", "s3.archive_path": (tmp_path / "archive").as_uri() + "/"},
+            "pipeline": {"detection_bundle_linger_ms": "-1"},
+            "local": {"jars": uber_jar.as_uri()},
+        },
+        local=True,
+    )
+    env, t_env = create_environments(cfg)
+    build_graph(env, t_env, cfg)
+    detect = [t for t in env._j_stream_execution_environment.getTransformations()
+              if t.getName() == "detect-anomalies"]
+    assert detect[0].getOperatorFactory().getOperator().getClass().getSimpleName() == (
+        "ExternalPythonKeyedProcessOperator")
+
+
 def test_bundles_refuse_nonsense():
     with pytest.raises(ValueError, match="must be >= 1"), python_bundles(0, 1000):
         pass

@@ -127,6 +127,8 @@ def test_every_key_has_one_spelling(group, second, first):
         ("pipeline", {"batch_window_ms": "two seconds"}, "batch_window_ms", "expected int"),
         ("pipeline", {"batch_window_ms": "0"}, "batch_window_ms", "> 0"),
         ("pipeline", {"python_bundle_time_ms": "0"}, "python_bundle_time_ms", "> 0"),
+        ("pipeline", {"detection_bundle_gap_ms": "-5"}, "detection_bundle_gap_ms", ">= 0"),
+        ("pipeline", {"detection_bundle_linger_ms": "-2"}, "detection_bundle_linger_ms", "-1 for PyFlink"),
         ("source", {"stream.arn": STREAM, "max_records_per_get": "1e3"}, "max_records_per_get", "int"),
         ("source", {"stream.arn": STREAM, "min_get_records_interval_ms": "-1"}, "min_get_records_interval_ms",
          ">= 0"),

@@ -1,0 +1,109 @@
+package com.iotanomaly.batching;
+
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.java.typeutils.RowTypeInfo;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.streaming.api.functions.python.DataStreamPythonFunctionInfo;
+import org.apache.flink.streaming.api.operators.python.process.AbstractExternalDataStreamPythonFunctionOperator;
+import org.apache.flink.streaming.api.operators.python.process.ExternalPythonKeyedProcessOperator;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.types.Row;
+
+/**
+ * PyFlink's keyed Python operator, ending each bundle soon after its first element: the detection
+ * operator behind {@link DeviceMicroBatcher}.
+ *
+ * <p>PyFlink's own operator ends a bundle after {@code python.fn-execution.bundle.size} elements or
+ * when a fixed-rate check finds {@code bundle.time} passed since the last end, so an element waits up
+ * to twice the bundle time before the Python worker even receives it (the runner buffers a bundle's
+ * input), and its output comes back only when the whole bundle is done. Here every element is a
+ * micro-batch that the JVM already held back, and they arrive in waves (one per flush of an upstream
+ * batcher, or one urgent batch with a static threshold breach). So a bundle ends {@code lingerMs}
+ * after its first element, time for the rest of its wave to arrive, and never sooner than {@code
+ * minGapMs} after the previous end, which bounds the bundle ends per second (each one commits the
+ * touched buckets' keyed state) however often batches come. The size and time limits of PyFlink's
+ * operator still apply as well.
+ *
+ * <p>{@link #copy} keeps the class: PyFlink's chaining optimizer fuses a following Python function
+ * into this operator through it.
+ */
+public class MicroBatchBundleOperator<OUT> extends ExternalPythonKeyedProcessOperator<OUT> {
+
+    private static final long serialVersionUID = 1L;
+
+    private final long lingerMs;
+    private final long minGapMs;
+
+    /** A bundle end is scheduled (a processing-time callback is pending). */
+    private transient boolean endPending;
+
+    public MicroBatchBundleOperator(
+            Configuration config,
+            DataStreamPythonFunctionInfo pythonFunctionInfo,
+            RowTypeInfo inputTypeInfo,
+            TypeInformation<OUT> outputTypeInfo,
+            long lingerMs,
+            long minGapMs) {
+        super(config, pythonFunctionInfo, inputTypeInfo, outputTypeInfo);
+        if (lingerMs < 0 || minGapMs < 0) {
+            throw new IllegalArgumentException(
+                    "lingerMs and minGapMs must be >= 0, got " + lingerMs + " and " + minGapMs);
+        }
+        this.lingerMs = lingerMs;
+        this.minGapMs = minGapMs;
+    }
+
+    /** The same operator as PyFlink built it ({@code KeyedStream.process}), with prompt bundle ends. */
+    public static <OUT> MicroBatchBundleOperator<OUT> of(
+            ExternalPythonKeyedProcessOperator<OUT> built, long lingerMs, long minGapMs) {
+        return new MicroBatchBundleOperator<>(
+                built.getConfiguration(),
+                built.getPythonFunctionInfo(),
+                (RowTypeInfo) built.getInputTypeInfo(),
+                built.getProducedType(),
+                lingerMs,
+                minGapMs);
+    }
+
+    public long getLingerMs() {
+        return lingerMs;
+    }
+
+    public long getMinGapMs() {
+        return minGapMs;
+    }
+
+    @Override
+    public void open() throws Exception {
+        endPending = false;
+        super.open();
+    }
+
+    @Override
+    public void processElement(StreamRecord<Row> element) throws Exception {
+        super.processElement(element);
+        if (endPending || isBundleFinished()) { // ended by size already, or an end is on its way
+            return;
+        }
+        long now = getProcessingTimeService().getCurrentProcessingTime();
+        long at = Math.max(now + lingerMs, lastFinishBundleTime + minGapMs);
+        endPending = true;
+        // runs in the task's mailbox, between elements: no race with processElement
+        getProcessingTimeService().registerTimer(at, timestamp -> endBundle());
+    }
+
+    private void endBundle() throws Exception {
+        endPending = false;
+        if (!isBundleFinished()) {
+            invokeFinishBundle();
+        }
+    }
+
+    @Override
+    public <T> AbstractExternalDataStreamPythonFunctionOperator<T> copy(
+            DataStreamPythonFunctionInfo pythonFunctionInfo, TypeInformation<T> outputTypeInfo) {
+        return new MicroBatchBundleOperator<>(
+                config, pythonFunctionInfo, (RowTypeInfo) getInputTypeInfo(), outputTypeInfo, lingerMs,
+                minGapMs);
+    }
+}
