@@ -215,11 +215,11 @@ def detect_stage(batches: DataStream, cfg: AppConfig) -> DataStream:
     """
     with_readings = cfg.sinks.timeseries_store != "none" and cfg.sinks.timestream_mode == "readings"
     with_alerts = bool(cfg.sinks.alerts_topic_arn or cfg.sinks.metrics_namespace)
-    detect = DetectAnomalies(
-        cfg.detection, cfg.thresholds, cfg.pipeline.state_ttl_hours, with_readings, cfg.baseline, with_alerts,
-        cfg.pipeline.detector_cache_devices, cfg.pipeline.detection_buckets,
-    )
     p = cfg.pipeline
+    detect = DetectAnomalies(
+        cfg.detection, cfg.thresholds, p.state_ttl_hours, with_readings, cfg.baseline, with_alerts,
+        p.detector_cache_devices, p.detection_buckets,
+    )
     keyed = keyed_pairs(batches, Types.INT())
     detected = (keyed.process(detect, ANOMALY_TYPE) if p.detection_bundle_linger_ms < 0 else
                 prompt_keyed_process(keyed, detect, ANOMALY_TYPE, p.detection_bundle_linger_ms,
