@@ -39,9 +39,8 @@ def python_operator_bundles(j_env) -> dict[str, tuple[str, str]]:  # noqa: ANN00
     return out
 
 
-def test_detection_keeps_the_configured_bundles_and_the_sns_writer_sends_each_alert_at_once(
-    tmp_path, uber_jar
-):
+def built_job(tmp_path, uber_jar, pipeline: dict[str, str], sinks: dict[str, str] | None = None):  # noqa: ANN001, ANN201
+    """The job's graph built in the gateway JVM on an empty recording; its Java environment."""
     from flink_job.pipeline.environment import create_environments
     from flink_job.pipeline.graph import build_graph
 
@@ -50,22 +49,29 @@ def test_detection_keeps_the_configured_bundles_and_the_sns_writer_sends_each_al
     cfg = c.from_groups(
         {
             "source": {"kind": "file", "file_path": str(recording)},
-            "sinks": {"timeseries.store": "none", "sns.alerts_topic_arn": TOPIC,
-                      "s3.archive_path": (tmp_path / "archive").as_uri() + "/"},
-            "pipeline": {"python_bundle_size": "5000", "python_bundle_time_ms": "700"},
+            "sinks": {"timeseries.store": "none", "s3.archive_path": (tmp_path / "archive").as_uri() + "/",
+                      **(sinks or {})},
+            "pipeline": pipeline,
             "local": {"jars": uber_jar.as_uri()},
         },
         local=True,
     )
     env, t_env = create_environments(cfg)
     build_graph(env, t_env, cfg)
-    bundles = python_operator_bundles(env._j_stream_execution_environment)
+    return env._j_stream_execution_environment
+
+
+def test_detection_keeps_the_configured_bundles_and_the_sns_writer_sends_each_alert_at_once(
+    tmp_path, uber_jar
+):
+    j_env = built_job(tmp_path, uber_jar, {"python_bundle_size": "5000", "python_bundle_time_ms": "700"},
+                      {"sns.alerts_topic_arn": TOPIC})
+    bundles = python_operator_bundles(j_env)
     assert bundles["detect-anomalies"] == ("5000", "700")
     assert bundles["anomaly-json"] == ("5000", "700")
     assert bundles["sns-alerts-writer"] == ("1", "700")
     # left out of the environment: set there, PyFlink's submission step would overwrite the above
-    j_conf = env._j_stream_execution_environment.getConfiguration()
-    assert not j_conf.toMap().containsKey(BUNDLE_SIZE)
+    assert not j_env.getConfiguration().toMap().containsKey(BUNDLE_SIZE)
 
 
 def test_detection_bundles_end_soon_after_their_batches(tmp_path, uber_jar):
@@ -75,23 +81,9 @@ def test_detection_bundles_end_soon_after_their_batches(tmp_path, uber_jar):
     from pyflink.java_gateway import get_gateway
 
     from flink_job.pipeline.bundles import PROMPT_OPERATOR
-    from flink_job.pipeline.environment import create_environments
-    from flink_job.pipeline.graph import build_graph
 
-    recording = tmp_path / "empty.jsonl"
-    recording.write_text("")
-    cfg = c.from_groups(
-        {
-            "source": {"kind": "file", "file_path": str(recording)},
-            "sinks": {"timeseries.store": "none", "s3.archive_path": (tmp_path / "archive").as_uri() + "/"},
-            "pipeline": {"detection_bundle_linger_ms": "35", "detection_bundle_gap_ms": "450"},
-            "local": {"jars": uber_jar.as_uri()},
-        },
-        local=True,
-    )
-    env, t_env = create_environments(cfg)
-    build_graph(env, t_env, cfg)
-    j_env = env._j_stream_execution_environment
+    j_env = built_job(tmp_path, uber_jar,
+                      {"detection_bundle_linger_ms": "35", "detection_bundle_gap_ms": "450"})
     get_gateway().jvm.org.apache.flink.python.chain.PythonOperatorChainingOptimizer.apply(j_env)
     detect = [t for t in j_env.getTransformations() if t.getName().startswith("detect-anomalies")]
     assert len(detect) == 1
@@ -101,24 +93,8 @@ def test_detection_bundles_end_soon_after_their_batches(tmp_path, uber_jar):
 
 
 def test_linger_minus_one_leaves_the_bundle_ends_to_pyflink(tmp_path, uber_jar):
-    from flink_job.pipeline.environment import create_environments
-    from flink_job.pipeline.graph import build_graph
-
-    recording = tmp_path / "empty.jsonl"
-    recording.write_text("")
-    cfg = c.from_groups(
-        {
-            "source": {"kind": "file", "file_path": str(recording)},
-            "sinks": {"timeseries.store": "none", "s3.archive_path": (tmp_path / "archive").as_uri() + "/"},
-            "pipeline": {"detection_bundle_linger_ms": "-1"},
-            "local": {"jars": uber_jar.as_uri()},
-        },
-        local=True,
-    )
-    env, t_env = create_environments(cfg)
-    build_graph(env, t_env, cfg)
-    detect = [t for t in env._j_stream_execution_environment.getTransformations()
-              if t.getName() == "detect-anomalies"]
+    j_env = built_job(tmp_path, uber_jar, {"detection_bundle_linger_ms": "-1"})
+    detect = [t for t in j_env.getTransformations() if t.getName() == "detect-anomalies"]
     assert detect[0].getOperatorFactory().getOperator().getClass().getSimpleName() == (
         "ExternalPythonKeyedProcessOperator")
 

@@ -80,10 +80,11 @@ public class MicroBatchBundleOperatorTest {
 
     private Operator operator;
 
-    private KeyedOneInputStreamOperatorTestHarness<Row, Row, Row> harness(long bundleTimeMs) throws Exception {
+    /** The operator on the harness, with a bundle time (1 h) no test reaches: only its own ends count. */
+    private KeyedOneInputStreamOperatorTestHarness<Row, Row, Row> harness() throws Exception {
         Configuration config = new Configuration();
         config.set(PythonOptions.MAX_BUNDLE_SIZE, 100_000);
-        config.set(PythonOptions.MAX_BUNDLE_TIME_MILLS, bundleTimeMs);
+        config.set(PythonOptions.MAX_BUNDLE_TIME_MILLS, 3_600_000L);
         operator = new Operator(config);
         KeyedOneInputStreamOperatorTestHarness<Row, Row, Row> h = new KeyedOneInputStreamOperatorTestHarness<>(
                 operator, new BucketOf(), new RowTypeInfo(Types.INT));
@@ -98,7 +99,7 @@ public class MicroBatchBundleOperatorTest {
 
     @Test
     public void aBundleEndsLingerAfterItsFirstBatchNotAtTheBundleTime() throws Exception {
-        try (KeyedOneInputStreamOperatorTestHarness<Row, Row, Row> h = harness(3_600_000)) {
+        try (KeyedOneInputStreamOperatorTestHarness<Row, Row, Row> h = harness()) {
             h.setProcessingTime(1_000);
             h.processElement(batch(1));
             h.setProcessingTime(1_010);
@@ -114,7 +115,7 @@ public class MicroBatchBundleOperatorTest {
 
     @Test
     public void bundleEndsAreAtLeastTheGapApart() throws Exception {
-        try (KeyedOneInputStreamOperatorTestHarness<Row, Row, Row> h = harness(3_600_000)) {
+        try (KeyedOneInputStreamOperatorTestHarness<Row, Row, Row> h = harness()) {
             h.setProcessingTime(1_000);
             h.processElement(batch(1));
             h.setProcessingTime(1_020);
@@ -131,7 +132,7 @@ public class MicroBatchBundleOperatorTest {
 
     @Test
     public void withoutInputNoBundleEnds() throws Exception {
-        try (KeyedOneInputStreamOperatorTestHarness<Row, Row, Row> h = harness(3_600_000)) {
+        try (KeyedOneInputStreamOperatorTestHarness<Row, Row, Row> h = harness()) {
             h.setProcessingTime(10_000);
             assertEquals(0, operator.runner.flushes);
             h.processElement(batch(1));
