@@ -1,9 +1,10 @@
 """The job graph: source -> parse/validate -> key -> detect -> sinks, in one direction.
 
 raw records (Kinesis, or a recorded file for replays), event time + watermarks per split
-  -> parse_reading (JVM scalar function)          -> dead letters (S3)
-  -> valid readings, canonical JSON lines         -> raw archive (S3)
-  -> one row per (device, sensor) reading (JVM)
+  -> parse and split (one JVM operator)   -> dead letters (S3)
+                                           -> valid readings, canonical JSON lines -> raw archive (S3)
+                                           -> readings behind the watermark -> late/ (S3)
+  -> valid readings on time (JVM)
      -> micro-batches per bucket of devices (JVM, arrival order) -> DetectAnomalies (Python, keyed state)
           -> anomalies (S3), Timestream anomalies table
           -> alert onsets (side output, keyed in the JVM) -> SNS, CloudWatch counts
@@ -19,9 +20,7 @@ from pyflink.common.typeinfo import TypeInformation, _from_java_type
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.data_stream import KeyedStream
 from pyflink.java_gateway import get_gateway
-from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table
-from pyflink.table.expressions import col
-from pyflink.table.types import _to_java_data_type
+from pyflink.table import DataTypes, Schema, StreamTableEnvironment
 
 from connectors.files import gzip_lines_file_sink
 from flink_job.config import AppConfig, PipelineConfig
@@ -37,6 +36,7 @@ class JobGraph:
     """Handles on the streams, for tests and benchmarks that stop part-way (None: not built)."""
 
     raw: DataStream
+    readings: DataStream | None = None
     valid_lines: DataStream | None = None
     dead_letters: DataStream | None = None
     late_readings: DataStream | None = None
@@ -79,81 +79,32 @@ def build_source(env: StreamExecutionEnvironment, cfg: AppConfig) -> DataStream:
     return env.from_source(builder.build(), watermarks, "kinesis-readings").uid("source")
 
 
-def to_string_stream(t_env: StreamTableEnvironment, table: Table) -> DataStream:
-    """A one-STRING-column table as a DataStream of str, staying in the JVM."""
-    j_ds = t_env._j_tenv.toDataStream(table._j_table, _to_java_data_type(DataTypes.STRING()))
-    return DataStream(j_ds)
-
-
 STAGES = ("source", "parse", "windows", "detect", "full")
-PARSE_FUNCTION = "com.iotanomaly.records.ParseReading"
 
 
-def parse_stage(t_env: StreamTableEnvironment, raw: DataStream, p: PipelineConfig) -> None:
-    """Registers view ``parsed``: every record with its parse result and an event-time attribute."""
-    # Parse once: the function's result is materialised as a stream, so the valid and dead-letter
-    # branches below do not each parse again. It runs in the JVM (com.iotanomaly.records.ParseReading,
-    # the twin of flink_job.core.records, held to it by tests/vectors): no record crosses into Python.
-    # The source's per-split watermarks reach the planner only when declared (SOURCE_WATERMARK);
-    # undeclared, the Table API drops them and event time never advances.
-    raw_lines = t_env.from_data_stream(
-        raw,
-        Schema.new_builder()
-        .column("f0", DataTypes.STRING())
-        .column_by_metadata("source_time", DataTypes.TIMESTAMP_LTZ(3), "rowtime")
-        .watermark("source_time", "SOURCE_WATERMARK()")
-        .build(),
-    )
-    t_env.create_temporary_view("raw_lines", raw_lines.select(col("f0").alias("line"), col("source_time")))
-    t_env.create_java_temporary_system_function("parse_reading", PARSE_FUNCTION)
-    # 'sensors' is every measurement the reading reported, (sensor, v) in the record's order: any
-    # names, up to flink_job.core.records.MAX_SENSORS; thresholds and models are keyed by name.
-    parsed_once = t_env.sql_query(
-        "SELECT r.payload AS payload, r.error AS error, r.device_id AS device_id, r.ts AS ts, "
-        "r.sensors AS sensors "
-        f"FROM (SELECT parse_reading(line, CAST({int(p.max_future_ms)} AS BIGINT)) AS r FROM raw_lines)"
-    )
-    # Event time is the parsed 'ts'; the watermarks are the source's (per split, see build_source),
-    # carried through the parse step, not re-derived here across all shards at once.
-    parsed = t_env.from_data_stream(
-        t_env.to_data_stream(parsed_once),
-        Schema.new_builder()
-        .column_by_expression("rowtime", "TO_TIMESTAMP_LTZ(COALESCE(ts, 0), 3)")
-        .watermark("rowtime", "SOURCE_WATERMARK()")
-        .build(),
-    )
-    t_env.create_temporary_view("parsed", parsed)
-    # Readings behind the watermark would be dropped by the windows without a trace; they are
-    # split off here (still archived as valid raw records) and listed under late/ with the lag.
-    on_time = "(CURRENT_WATERMARK(rowtime) IS NULL OR rowtime > CURRENT_WATERMARK(rowtime))"
-    t_env.create_temporary_view(
-        "valid_readings", t_env.sql_query(f"SELECT * FROM parsed WHERE error IS NULL AND {on_time}")
-    )
-    t_env.create_temporary_view("readings", t_env.sql_query(
-        "SELECT device_id, m.sensor AS sensor, ts, m.v AS v, rowtime "
-        "FROM valid_readings CROSS JOIN UNNEST(sensors) AS m(sensor, v)"))
+def parse_stage(raw: DataStream, p: PipelineConfig) -> tuple[DataStream, DataStream, DataStream, DataStream]:
+    """(valid readings on time, canonical JSON lines of all valid readings, dead-letter JSON, late JSON).
 
-
-def split_stage(t_env: StreamTableEnvironment) -> tuple[DataStream, DataStream, DataStream]:
-    """(valid readings as canonical JSON lines, dead-letter JSON, late-reading JSON) as string streams."""
-    valid_lines = to_string_stream(t_env, t_env.sql_query("SELECT payload FROM parsed WHERE error IS NULL"))
-    dead_letters = to_string_stream(
-        t_env, t_env.sql_query("SELECT payload FROM parsed WHERE error IS NOT NULL")
+    One JVM operator (``com.iotanomaly.records.ParseAndSplit``, the twin of flink_job.core.records,
+    held to it by tests/vectors) parses each record once and routes it: no record crosses into Python
+    and none goes through the Table API's row conversions. A reading's measurements are every
+    (sensor, v) it reported, in the record's order: any names, up to flink_job.core.records.MAX_SENSORS;
+    thresholds and models are keyed by name. A reading's event time is its parsed ``ts``; the
+    watermarks are the source's (per split, see build_source), carried through. Readings at or behind
+    the watermark would be dropped by the windows without a trace: they are archived as valid raw
+    records and listed under late/ with the lag instead of reaching detection and the aggregates.
+    """
+    op = get_gateway().jvm.com.iotanomaly.records.ParseAndSplit
+    j_parsed = (
+        raw._j_data_stream.transform("parse-and-split", op.readingType(), op(int(p.max_future_ms)))
+        .uid("parse-and-split")
     )
-    late = to_string_stream(
-        t_env,
-        t_env.sql_query(
-            "SELECT JSON_OBJECT('reason' VALUE CONCAT('late: ', CAST(TIMESTAMPDIFF(SECOND, rowtime, "
-            "CURRENT_WATERMARK(rowtime)) AS STRING), ' s behind the watermark; not in detection or "
-            "aggregates'), 'record' VALUE payload, 'received_at' VALUE CAST(CURRENT_TIMESTAMP AS STRING)) "
-            "FROM parsed WHERE error IS NULL AND rowtime <= CURRENT_WATERMARK(rowtime)"
-        ),
-    )
-    return valid_lines, dead_letters, late
+    return (DataStream(j_parsed), DataStream(j_parsed.getSideOutput(op.VALID_LINES)),
+            DataStream(j_parsed.getSideOutput(op.DEAD_LETTERS)), DataStream(j_parsed.getSideOutput(op.LATE)))
 
 
 def window_stage(
-    t_env: StreamTableEnvironment, p: PipelineConfig, thresholds: ThresholdConfig
+    t_env: StreamTableEnvironment, readings: DataStream, p: PipelineConfig, thresholds: ThresholdConfig
 ) -> tuple[DataStream, DataStream]:
     """(micro-batches per bucket of devices, window statistics per series), both computed in the JVM.
 
@@ -168,7 +119,17 @@ def window_stage(
     threshold alert waits for no interval.
     """
     agg_s = str(p.aggregate_window_s)
-    readings = t_env.to_data_stream(t_env.sql_query("SELECT device_id, ts, sensors FROM valid_readings"))
+    t_env.create_temporary_view("parsed_readings", t_env.from_data_stream(
+        readings,
+        Schema.new_builder()
+        .column("device_id", DataTypes.STRING())
+        .column("ts", DataTypes.BIGINT())
+        .column("sensors", DataTypes.ARRAY(DataTypes.ROW([DataTypes.FIELD("sensor", DataTypes.STRING()),
+                                                          DataTypes.FIELD("v", DataTypes.DOUBLE())])))
+        .column_by_metadata("rowtime", DataTypes.TIMESTAMP_LTZ(3))
+        .watermark("rowtime", "SOURCE_WATERMARK()")
+        .build(),
+    ))
     gateway = get_gateway()
     urgent = thresholds.configured_sensors()
     names = gateway.new_array(gateway.jvm.String, len(urgent))
@@ -185,6 +146,11 @@ def window_stage(
         .uid("device-micro-batches")
     )
     batches = DataStream(j_batches)  # (bucket, batch) pairs, keyed in detect_stage
+    # The readings' event time reaches the planner only when declared (SOURCE_WATERMARK): undeclared,
+    # the Table API drops the watermarks and the windows never fire.
+    t_env.create_temporary_view("readings", t_env.sql_query(
+        "SELECT device_id, m.sensor AS sensor, ts, m.v AS v, rowtime "
+        "FROM parsed_readings CROSS JOIN UNNEST(sensors) AS m(sensor, v)"))
     aggregates = t_env.to_data_stream(
         t_env.sql_query(
             # the columns are WindowStats' fields, by name (the sinks read them so)
@@ -253,10 +219,10 @@ def build_graph(
     raw.disable_chaining()
     graph = JobGraph(raw=raw)
     if stop >= 1:
-        parse_stage(t_env, graph.raw, cfg.pipeline)
-        graph.valid_lines, graph.dead_letters, graph.late_readings = split_stage(t_env)
+        graph.readings, graph.valid_lines, graph.dead_letters, graph.late_readings = parse_stage(
+            graph.raw, cfg.pipeline)
     if stop >= 2:
-        graph.batches, graph.aggregates = window_stage(t_env, cfg.pipeline, cfg.thresholds)
+        graph.batches, graph.aggregates = window_stage(t_env, graph.readings, cfg.pipeline, cfg.thresholds)
     with python_bundles(cfg.pipeline.python_bundle_size, cfg.pipeline.python_bundle_time_ms):
         if stop >= 3:
             graph.anomalies = detect_stage(graph.batches, cfg)

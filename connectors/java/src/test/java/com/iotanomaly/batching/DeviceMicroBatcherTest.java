@@ -4,7 +4,7 @@ import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
 
-import com.iotanomaly.records.ParseReading;
+import com.iotanomaly.records.ParseAndSplit;
 import java.nio.file.Files;
 import java.nio.file.Paths;
 import java.util.ArrayList;
@@ -320,12 +320,17 @@ public class DeviceMicroBatcherTest {
             json.append(i == 0 ? "" : ",").append("\"m").append(i).append("\":").append(i * 1.5);
         }
         String record = json.append("}}").toString();
-        Row parsed = new ParseReading().eval(record, 300_000L);
-        assertEquals(null, parsed.getField(0));
-        Row[] sensors = (Row[]) parsed.getField(4);
-        assertEquals(64, sensors.length);
+        OneInputStreamOperatorTestHarness<String, Row> parse =
+                new OneInputStreamOperatorTestHarness<>(new ParseAndSplit(300_000L));
+        parse.open();
+        parse.processElement(new StreamRecord<>(record, now));
+        assertEquals(1, parse.extractOutputStreamRecords().size());
+        StreamRecord<? extends Row> out = parse.extractOutputStreamRecords().get(0);
+        StreamRecord<Row> parsed = new StreamRecord<>(out.getValue(), out.getTimestamp());
+        assertEquals(64, ((Row[]) parsed.getValue().getField(2)).length);
+        parse.close();
         OneInputStreamOperatorTestHarness<Row, Row> h = harness(1000, 200);
-        h.processElement(new StreamRecord<>(Row.of(parsed.getField(2), parsed.getField(3), sensors), now));
+        h.processElement(parsed);
         h.setProcessingTime(200);
         Row batch = (Row) ((Row) drain(h).get(0)).getField(1);
         String[] names = (String[]) batch.getField(2);
