@@ -182,12 +182,12 @@ def execute_stage(stage: str, properties: str) -> None:
     from pyflink.java_gateway import get_gateway
 
     from flink_job.config import load_config
-    from flink_job.pipeline.environment import create_environments, current_local_run
+    from flink_job.pipeline.environment import create_environment, current_local_run
     from flink_job.pipeline.graph import build_graph
 
     cfg = load_config(properties)
-    env, t_env = create_environments(cfg)
-    g = build_graph(env, t_env, cfg, until=stage)
+    env = create_environment(cfg)
+    g = build_graph(env, cfg, until=stage)
     if stage != "full":
         leaves = [g.raw] if g.valid_lines is None else [g.valid_lines, g.dead_letters, g.late_readings]
         if g.aggregates is not None:
@@ -278,17 +278,17 @@ def execute_latency_probe(properties: str, devices: int, rate: float, seconds: f
 
     from connectors.kinesis import reading_watermarks
     from flink_job.config import load_config
-    from flink_job.pipeline.environment import create_environments
+    from flink_job.pipeline.environment import create_environment
     from flink_job.pipeline.graph import build_graph
 
     cfg = load_config(properties)
-    env, t_env = create_environments(cfg)
+    env = create_environment(cfg)
     p = cfg.pipeline
     j_source = get_gateway().jvm.com.iotanomaly.connectors.replay.SyntheticReadings.source(
         int(devices), int(rate * seconds), float(rate))
     watermarks = reading_watermarks(p.watermark_delay_ms, p.idle_timeout_ms, p.max_future_ms)
     raw = env.from_source(Source(j_source), watermarks, "synthetic-readings")
-    build_graph(env, t_env, cfg, raw=raw)
+    build_graph(env, cfg, raw=raw)
     env.execute("bench-latency")
 
 

@@ -53,14 +53,14 @@ def start_up(
 def build(  # noqa: ANN201
     properties: str | None = None, app_root: str | os.PathLike | None = None, restore: str | None = None
 ):
-    """Load the config and build the whole graph; nothing runs yet. -> (env, t_env, cfg, graph)"""
-    from flink_job.pipeline.environment import create_environments
+    """Load the config and build the whole graph; nothing runs yet. -> (env, cfg, graph)"""
+    from flink_job.pipeline.environment import create_environment
     from flink_job.pipeline.graph import build_graph
 
     cfg = start_up(properties, app_root, restore)
-    env, t_env = create_environments(cfg)
-    graph = build_graph(env, t_env, cfg)
-    return env, t_env, cfg, graph
+    env = create_environment(cfg)
+    graph = build_graph(env, cfg)
+    return env, cfg, graph
 
 
 def _say(message: str) -> None:
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None, app_root: str | os.PathLike | None = Non
     )
     args = parser.parse_args(argv)
     try:
-        env, _t_env, cfg, _graph = build(args.properties, app_root, args.restore)
+        env, cfg, _graph = build(args.properties, app_root, args.restore)
     except ConfigError as exc:
         _say(f"iot-anomaly: configuration error: {exc}")
         return 2

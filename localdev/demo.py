@@ -287,7 +287,7 @@ def cancel_and_restore(job_client, props: Path, aws: emulator.LocalAws):  # noqa
     wait_for(lambda: (bool(committed()), "waiting for a completed checkpoint"), 120, every_s=1.0)
     job_client.cancel().result()
     log(f"job cancelled mid-stream ({len(committed()):,} records committed); resuming from its checkpoint")
-    env, _t_env, _cfg, _graph = build(str(props), restore="latest")
+    env, _cfg, _graph = build(str(props), restore="latest")
     client = env.execute_async(JOB_NAME)
     log(f"job resumed: {client.get_job_id()}")
     return client
@@ -317,7 +317,7 @@ def run_pipeline(aws: emulator.LocalAws, s: DemoSettings, work: Path) -> dict:
         raise RuntimeError(f"{JAR} missing: run 'make jars' (gradle uberJar localPlugins) first")
 
     t0 = time.monotonic()
-    env, _t_env, _cfg, _graph = build(str(props))
+    env, _cfg, _graph = build(str(props))
     job_client = env.execute_async(JOB_NAME)
     log(f"job submitted ({time.monotonic() - t0:.1f} s): {job_client.get_job_id()}")
     web_ui = web_ui_url()

@@ -1,4 +1,4 @@
-"""The Flink environments, configured for MSF or for a local minicluster.
+"""The Flink environment, configured for MSF or for a local minicluster.
 
 MSF 2.2 rejects configuration keys outside its allow-list and owns checkpointing, jars and JVM
 options, so those are set only for local runs. A local run of the unzipped MSF zip (no
@@ -49,7 +49,7 @@ _local_run: LocalRun | None = None
 
 
 def current_local_run() -> LocalRun | None:
-    """The local run that ``create_environments`` set up in this process (None before / on MSF)."""
+    """The local run that ``create_environment`` set up in this process (None before / on MSF)."""
     return _local_run
 
 
@@ -189,11 +189,10 @@ def _init_filesystems(conf) -> None:  # noqa: ANN001 - pyflink Configuration
     jvm.org.apache.flink.core.fs.FileSystem.initialize(j_conf, plugins)
 
 
-def create_environments(cfg: AppConfig):  # noqa: ANN201 - (StreamExecutionEnvironment, StreamTableEnvironment)
-    """Build both environments from ``cfg``."""
+def create_environment(cfg: AppConfig):  # noqa: ANN201 - StreamExecutionEnvironment
+    """Build the job's environment from ``cfg`` (the graph is DataStream API only)."""
     from pyflink.common import Configuration
     from pyflink.datastream import StreamExecutionEnvironment
-    from pyflink.table import EnvironmentSettings, StreamTableEnvironment
 
     prepare_process_env(cfg)
     conf = Configuration()
@@ -215,10 +214,4 @@ def create_environments(cfg: AppConfig):  # noqa: ANN201 - (StreamExecutionEnvir
     # copies were ~10% of the JVM's samples): +16% replay throughput. Safe here: no operator of ours
     # keeps an input object across calls (the micro-batcher copies the field values it buffers).
     env.get_config().enable_object_reuse()
-    t_env = StreamTableEnvironment.create(env, EnvironmentSettings.in_streaming_mode())
-    t_conf = t_env.get_config()
-    for key, value in options.items():
-        t_conf.set(key, value)
-    t_conf.set("table.exec.source.idle-timeout", f"{cfg.pipeline.idle_timeout_ms} ms")
-    t_conf.set("table.local-time-zone", "UTC")
-    return env, t_env
+    return env

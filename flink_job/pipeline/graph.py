@@ -20,7 +20,6 @@ from pyflink.common.typeinfo import TypeInformation, _from_java_type
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.data_stream import KeyedStream
 from pyflink.java_gateway import get_gateway
-from pyflink.table import DataTypes, Schema, StreamTableEnvironment
 
 from connectors.files import gzip_lines_file_sink
 from flink_job.config import AppConfig, PipelineConfig
@@ -104,7 +103,7 @@ def parse_stage(raw: DataStream, p: PipelineConfig) -> tuple[DataStream, DataStr
 
 
 def window_stage(
-    t_env: StreamTableEnvironment, readings: DataStream, p: PipelineConfig, thresholds: ThresholdConfig
+    readings: DataStream, p: PipelineConfig, thresholds: ThresholdConfig
 ) -> tuple[DataStream, DataStream]:
     """(micro-batches per bucket of devices, window statistics per series), both computed in the JVM.
 
@@ -117,19 +116,10 @@ def window_stage(
     empties itself before each checkpoint barrier (so it keeps no state). A reading at or beyond a
     static threshold (``ThresholdConfig.urgent_bounds``) sends its bucket's batch at once, so a
     threshold alert waits for no interval.
+    The statistics (``WindowStatistics``: count, mean, min, max, stddev per series and tumbling
+    ``aggregate_window_s`` window, keyed by device) leave when the watermark passes a window's end;
+    their rows carry ``WindowStats``' fields, by name (the sinks read them so).
     """
-    agg_s = str(p.aggregate_window_s)
-    t_env.create_temporary_view("parsed_readings", t_env.from_data_stream(
-        readings,
-        Schema.new_builder()
-        .column("device_id", DataTypes.STRING())
-        .column("ts", DataTypes.BIGINT())
-        .column("sensors", DataTypes.ARRAY(DataTypes.ROW([DataTypes.FIELD("sensor", DataTypes.STRING()),
-                                                          DataTypes.FIELD("v", DataTypes.DOUBLE())])))
-        .column_by_metadata("rowtime", DataTypes.TIMESTAMP_LTZ(3))
-        .watermark("rowtime", "SOURCE_WATERMARK()")
-        .build(),
-    ))
     gateway = get_gateway()
     urgent = thresholds.configured_sensors()
     names = gateway.new_array(gateway.jvm.String, len(urgent))
@@ -139,29 +129,23 @@ def window_stage(
         names[i] = s
         lows[i], highs[i] = thresholds.urgent_bounds(s)
     batcher = gateway.jvm.com.iotanomaly.batching.DeviceMicroBatcher
+    j_readings = readings._j_data_stream
     j_batches = (
-        readings._j_data_stream.transform(
+        j_readings.transform(
             "device-micro-batches", batcher.outputType(),
             batcher(p.detection_buckets, p.batch_max_readings, p.batch_window_ms, names, lows, highs))
         .uid("device-micro-batches")
     )
     batches = DataStream(j_batches)  # (bucket, batch) pairs, keyed in detect_stage
-    # The readings' event time reaches the planner only when declared (SOURCE_WATERMARK): undeclared,
-    # the Table API drops the watermarks and the windows never fire.
-    t_env.create_temporary_view("readings", t_env.sql_query(
-        "SELECT device_id, m.sensor AS sensor, ts, m.v AS v, rowtime "
-        "FROM parsed_readings CROSS JOIN UNNEST(sensors) AS m(sensor, v)"))
-    aggregates = t_env.to_data_stream(
-        t_env.sql_query(
-            # the columns are WindowStats' fields, by name (the sinks read them so)
-            "SELECT device_id, sensor, UNIX_TIMESTAMP(CAST(window_start AS STRING)) * 1000 AS start_ms, "
-            "COUNT(*) AS n, AVG(v) AS mean, MIN(v) AS min_value, MAX(v) AS max_value, "
-            "STDDEV_POP(v) AS stddev "
-            f"FROM TABLE(TUMBLE(TABLE readings, DESCRIPTOR(rowtime), INTERVAL '{agg_s}' SECOND)) "
-            "GROUP BY device_id, sensor, window_start, window_end"
-        )
+    stats = gateway.jvm.com.iotanomaly.aggregates.WindowStatistics
+    j_aggregates = (
+        j_readings.keyBy(stats.byDevice())
+        .process(stats(int(p.aggregate_window_s) * 1000), stats.outputType())
+        .name("window-statistics")
+        # keyed by device since this uid (before: the SQL window aggregate's generated uid); docs/deploy.md
+        .uid("window-statistics")
     )
-    return batches, aggregates
+    return batches, DataStream(j_aggregates)
 
 
 def keyed_pairs(pairs: DataStream, key_type: TypeInformation) -> KeyedStream:
@@ -200,7 +184,6 @@ def detect_stage(batches: DataStream, cfg: AppConfig) -> DataStream:
 
 def build_graph(
     env: StreamExecutionEnvironment,
-    t_env: StreamTableEnvironment,
     cfg: AppConfig,
     until: str = "full",
     raw: DataStream | None = None,
@@ -222,7 +205,7 @@ def build_graph(
         graph.readings, graph.valid_lines, graph.dead_letters, graph.late_readings = parse_stage(
             graph.raw, cfg.pipeline)
     if stop >= 2:
-        graph.batches, graph.aggregates = window_stage(t_env, graph.readings, cfg.pipeline, cfg.thresholds)
+        graph.batches, graph.aggregates = window_stage(graph.readings, cfg.pipeline, cfg.thresholds)
     with python_bundles(cfg.pipeline.python_bundle_size, cfg.pipeline.python_bundle_time_ms):
         if stop >= 3:
             graph.anomalies = detect_stage(graph.batches, cfg)

@@ -60,7 +60,7 @@ def start(props: Path):  # noqa: ANN201 - pyflink JobClient
     from flink_job.main import JOB_NAME, build
 
     os.environ["IOT_ANOMALY_LOCAL"] = "true"
-    env, _t_env, _cfg, _graph = build(str(props))
+    env, _cfg, _graph = build(str(props))
     return env.execute_async(JOB_NAME)
 
 

@@ -147,7 +147,7 @@ def run(tmp_path_factory, uber_jar, local_aws):
     import os
 
     os.environ["IOT_ANOMALY_LOCAL"] = "true"
-    env, _t_env, _cfg, _graph = build(str(props))
+    env, _cfg, _graph = build(str(props))
     client = env.execute_async(JOB_NAME)
 
     kinesis = local_aws.client("kinesis")

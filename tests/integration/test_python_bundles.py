@@ -41,7 +41,7 @@ def python_operator_bundles(j_env) -> dict[str, tuple[str, str]]:  # noqa: ANN00
 
 def built_job(tmp_path, uber_jar, pipeline: dict[str, str], sinks: dict[str, str] | None = None):  # noqa: ANN001, ANN201
     """The job's graph built in the gateway JVM on an empty recording; its Java environment."""
-    from flink_job.pipeline.environment import create_environments
+    from flink_job.pipeline.environment import create_environment
     from flink_job.pipeline.graph import build_graph
 
     recording = tmp_path / "empty.jsonl"
@@ -56,8 +56,8 @@ def built_job(tmp_path, uber_jar, pipeline: dict[str, str], sinks: dict[str, str
         },
         local=True,
     )
-    env, t_env = create_environments(cfg)
-    build_graph(env, t_env, cfg)
+    env = create_environment(cfg)
+    build_graph(env, cfg)
     return env._j_stream_execution_environment
 
 
