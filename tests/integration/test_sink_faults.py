@@ -129,10 +129,9 @@ def _values(r: dict) -> dict[str, object]:
 
 
 def _same(a: dict, b: dict) -> bool:
-    """Equal, doubles to a relative 1e-6: window statistics are floating-point sums whose order
-    differs between runs, so their last digits do. STDDEV_POP comes from sums of squares, whose
-    cancellation leaves noise of ~1e-7 x |mean|: a constant series' stddev is 0.0 in one run and
-    1e-7 (or nan, refused) in another, so it is compared to an absolute 1e-6 x |mean|."""
+    """Equal, doubles to a relative 1e-6: window statistics are running sums whose order can
+    differ between runs (a restore replays a window's readings into a partial one), so their last
+    digits can; the stddev, near 0 for a flat series, is compared to an absolute 1e-6 x |mean|."""
     if a.keys() != b.keys():
         return False
     scale = abs(a["mean"]) if isinstance(a.get("mean"), float) and math.isfinite(a["mean"]) else 0.0
@@ -268,7 +267,7 @@ def test_no_data_lost_under_sink_faults(
         for slot, values in ref.items():
             written = [v for v in values if "refused" not in v]
             got_written = [v for v in got[slot] if "refused" not in v]
-            # written in both runs: the same values (refused in one run only: a nan stddev, see _values)
+            # written in both runs: the same values (a record refused in one run only is not compared)
             if written and got_written and not any(_same(v, w) for v in written for w in got_written):
                 differ.append((slot, written, got_written))
         assert not differ, f"{len(differ)} Timestream {kind} records differ, e.g. {differ[0]}"
