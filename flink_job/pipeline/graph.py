@@ -266,8 +266,8 @@ def attach_sinks(graph: JobGraph, cfg: AppConfig) -> None:
     graph.valid_lines.sink_to(gzip_lines_file_sink(f"{base}/raw")).name("archive-raw").uid("archive-raw")
     graph.late_readings.sink_to(gzip_lines_file_sink(f"{base}/late")).name("archive-late").uid("archive-late")
     # late/ also lists the readings detection set aside, older than their device's newest one
-    # (flink_job.core.detection.order): a sink of their own (a Table stream and a Python operator's
-    # output are different string types to Flink), with its own part prefix in the same folder
+    # (flink_job.core.detection.order): a sink of their own (the parse step's strings and a Python
+    # operator's output are different types to Flink), with its own part prefix in the same folder
     side_output(graph.anomalies, OUT_OF_ORDER).sink_to(
         gzip_lines_file_sink(f"{base}/late", part_prefix="out-of-order")
     ).name("archive-out-of-order").uid("archive-out-of-order")
