@@ -21,8 +21,8 @@ import org.apache.flink.types.Row;
  * into the Python detectors carries many readings of many devices, without waiting for event time.
  *
  * <p>Input: {@code Row(device_id, ts, Row[] sensors)}, each sensor a {@code Row(name, value)} (the
- * parse step's {@code ARRAY<ROW<sensor STRING, v DOUBLE>>}; null arrays, elements, names and values
- * are skipped). Output, per bucket with buffered readings: {@code Row(bucket, Row(String[] device_list,
+ * parse step's output, {@link com.iotanomaly.records.ParseAndSplit#readingType}; null arrays, elements,
+ * names and values are skipped). Output, per bucket with buffered readings: {@code Row(bucket, Row(String[] device_list,
  * Long[] ts_list, String[] name_list, Double[] value_list))}: one device and ts per reading, the batch's
  * distinct sensor names in first-seen order (k of them), and a dense n x k matrix, row-major (reading
  * i's value of name j at {@code i * k + j}), NaN where a reading did not report a name (valid readings
