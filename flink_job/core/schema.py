@@ -153,7 +153,8 @@ class PipelineConfig:
         "own bundle ends (alerts 2-3x later; with 10,000 devices ~20% more replay throughput)")
     detection_bundle_gap_ms: int = setting(
         200, "but no sooner than this after the previous detection bundle: each bundle end commits the "
-        "touched buckets' state, so this bounds its cost however often batches come (urgent ones too)")
+        "touched buckets' state, so this bounds its cost however often batches come. A batch sent early "
+        "for a static threshold breach ends its bundle at once: three in a row, then one per this gap")
     detection_buckets: int = setting(
         256, "devices are spread over this many keys for detection: one element into Python and one "
         "keyed-state commit carry a bucket's devices, not one device (a bucket is the unit of parallelism; "

@@ -20,7 +20,10 @@ to be processed before its output came back.  Detection's elements are micro-bat
 already held for up to ``batch_window_ms``, arriving in waves (one per flush of each upstream
 batcher, or an urgent batch at once), so its bundle ends ``detection_bundle_linger_ms`` after the
 first of them (``connectors/java/.../MicroBatchBundleOperator``), bounded by
-``detection_bundle_gap_ms`` between ends.
+``detection_bundle_gap_ms`` between ends. An urgent batch (a static threshold breach) ends its bundle
+at once: it must not wait for the gap, nor join the next flush's wave and wait for all of it. Those
+ends are bounded apart too (a burst of three, then one per gap), so a plant-wide excursion that makes
+every batch urgent cannot multiply the bundle ends.
 """
 
 from __future__ import annotations

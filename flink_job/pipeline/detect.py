@@ -202,9 +202,10 @@ def detect_batch(
 
 
 class DetectAnomalies(KeyedProcessFunction):
-    """Input: Row(device_list, ts_list, name_list, value_list) per bucket and micro-batch: one device
-    and time per reading, the batch's sensor names and, per reading, one value per name (NaN: not
-    reported); the key is the bucket (``DeviceMicroBatcher.bucketOf``)."""
+    """Input: Row(device_list, ts_list, name_list, value_list, urgent) per bucket and micro-batch: one
+    device and time per reading, the batch's sensor names and, per reading, one value per name (NaN:
+    not reported); ``urgent`` (sent early for a static threshold breach) only steers the JVM's bundle
+    ends. The key is the bucket (``DeviceMicroBatcher.bucketOf``)."""
 
     def __init__(
         self,

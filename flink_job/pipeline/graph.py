@@ -79,6 +79,7 @@ def build_source(env: StreamExecutionEnvironment, cfg: AppConfig) -> DataStream:
 
 
 STAGES = ("source", "parse", "windows", "detect", "full")
+DETECTION_BUFFER_TIMEOUT_MS = 5
 
 
 def parse_stage(raw: DataStream, p: PipelineConfig) -> tuple[DataStream, DataStream, DataStream, DataStream]:
@@ -114,8 +115,11 @@ def window_stage(
     ``batch_window_ms`` of processing time, not by event-time windows: detection does not wait for
     the watermark. The batcher holds a watermark back until the readings before it have left, and
     empties itself before each checkpoint barrier (so it keeps no state). A reading at or beyond a
-    static threshold (``ThresholdConfig.urgent_bounds``) sends its bucket's batch at once, so a
-    threshold alert waits for no interval.
+    static threshold (``ThresholdConfig.urgent_bounds``) sends its bucket's batch at once, marked
+    ``urgent``, so a threshold alert waits for no interval (and detection ends its bundle at once,
+    ``bundles.prompt_keyed_process``). The batches leave on the network as they are made (buffer
+    timeout 0): a batch is large and there are a few hundred a second, while a partly filled network
+    buffer would otherwise wait up to Flink's 100 ms for its flusher.
     The statistics (``WindowStatistics``: count, mean, min, max, stddev per series and tumbling
     ``aggregate_window_s`` window, keyed by device) leave when the watermark passes a window's end;
     their rows carry ``WindowStats``' fields, by name (the sinks read them so).
@@ -135,6 +139,7 @@ def window_stage(
             "device-micro-batches", batcher.outputType(),
             batcher(p.detection_buckets, p.batch_max_readings, p.batch_window_ms, names, lows, highs))
         .uid("device-micro-batches")
+        .setBufferTimeout(0)
     )
     batches = DataStream(j_batches)  # (bucket, batch) pairs, keyed in detect_stage
     stats = gateway.jvm.com.iotanomaly.aggregates.WindowStatistics
@@ -174,12 +179,16 @@ def detect_stage(batches: DataStream, cfg: AppConfig) -> DataStream:
     detected = (keyed.process(detect, ANOMALY_TYPE) if p.detection_bundle_linger_ms < 0 else
                 prompt_keyed_process(keyed, detect, ANOMALY_TYPE, p.detection_bundle_linger_ms,
                                      p.detection_bundle_gap_ms))
-    return (
+    detected = (
         detected
         .name("detect-anomalies")
         # keyed by bucket since this uid (before: "detect-anomalies", keyed by device); see docs/deploy.md
         .uid("detect-anomalies-by-bucket")
     )
+    # Detection's rows (alerts among them) come back from Python in bursts at bundle ends: the last
+    # partly filled network buffer of a burst leaves within 5 ms, not Flink's default 100 ms.
+    detected._j_data_stream.setBufferTimeout(DETECTION_BUFFER_TIMEOUT_MS)
+    return detected
 
 
 def build_graph(

@@ -23,7 +23,7 @@ import org.apache.flink.types.Row;
  * <p>Input: {@code Row(device_id, ts, Row[] sensors)}, each sensor a {@code Row(name, value)} (the
  * parse step's output, {@link com.iotanomaly.records.ParseAndSplit#readingType}; null arrays, elements,
  * names and values are skipped). Output, per bucket with buffered readings: {@code Row(bucket, Row(String[] device_list,
- * Long[] ts_list, String[] name_list, Double[] value_list))}: one device and ts per reading, the batch's
+ * Long[] ts_list, String[] name_list, Double[] value_list, Boolean urgent))}: one device and ts per reading, the batch's
  * distinct sensor names in first-seen order (k of them), and a dense n x k matrix, row-major (reading
  * i's value of name j at {@code i * k + j}), NaN where a reading did not report a name (valid readings
  * are finite, so NaN is a free marker). Devices may send any names: the type does not depend on them,
@@ -39,8 +39,9 @@ import org.apache.flink.types.Row;
  * input. A reading at or beyond a static threshold ({@code urgentLow} / {@code urgentHigh} per sensor
  * name: the loosest bounds no configured level lies inside, so a breach is never held back; NaN or a
  * name not listed: none) sends its bucket's batch at once: a threshold alert does not wait for the
- * interval. Whether it is a breach, and whether it alerts, the detectors decide as always; an early
- * batch only costs batching. A watermark that arrives while readings are buffered is held back and
+ * interval; such a batch is marked {@code urgent} (see {@link #isUrgent}), so the detection operator
+ * sends it to Python at once too ({@link MicroBatchBundleOperator}). Whether it is a breach, and
+ * whether it alerts, the detectors decide as always; an early batch only costs batching. A watermark that arrives while readings are buffered is held back and
  * forwarded right after them: downstream every reading arrives before any watermark that passes it
  * (event-time timers stay correct), yet watermarks do not cut batches short in catch-up. The buffer is
  * empty at every checkpoint: it needs no state, and a restore loses nothing (what was buffered after
@@ -53,6 +54,7 @@ public class DeviceMicroBatcher extends AbstractStreamOperator<Row> implements O
     private static final long serialVersionUID = 1L;
     private static final Double NOT_REPORTED = Double.NaN; // one shared box for the matrix's gaps
     private static final int SPARSITY = 4; // a batch leaves once its matrix has more cells per value
+    private static final int URGENT = 4; // the batch's field: sent early for a static threshold breach
 
     private final int buckets;
     private final int maxReadings;
@@ -170,16 +172,24 @@ public class DeviceMicroBatcher extends AbstractStreamOperator<Row> implements O
     }
 
     /**
-     * A batch: device_list and ts_list (one entry per reading), name_list (k names) and value_list
-     * (n * k values, reading-major).
+     * A batch: device_list and ts_list (one entry per reading), name_list (k names), value_list
+     * (n * k values, reading-major), and urgent (sent early for a reading beyond a static threshold).
      */
     public static TypeInformation<Row> batchType() {
         return Types.ROW_NAMED(
-                new String[] {"device_list", "ts_list", "name_list", "value_list"},
+                new String[] {"device_list", "ts_list", "name_list", "value_list", "urgent"},
                 BasicArrayTypeInfo.STRING_ARRAY_TYPE_INFO,
                 BasicArrayTypeInfo.LONG_ARRAY_TYPE_INFO,
                 BasicArrayTypeInfo.STRING_ARRAY_TYPE_INFO,
-                BasicArrayTypeInfo.DOUBLE_ARRAY_TYPE_INFO);
+                BasicArrayTypeInfo.DOUBLE_ARRAY_TYPE_INFO,
+                Types.BOOLEAN);
+    }
+
+    /** Whether an output element ({@code Row(bucket, batch)}) is a batch sent early for a breach. */
+    public static boolean isUrgent(Row pair) {
+        Object batch = pair.getArity() > 1 ? pair.getField(1) : null;
+        return batch instanceof Row && ((Row) batch).getArity() > URGENT
+                && Boolean.TRUE.equals(((Row) batch).getField(URGENT));
     }
 
     @Override
@@ -235,7 +245,7 @@ public class DeviceMicroBatcher extends AbstractStreamOperator<Row> implements O
         // work stay proportional to the readings, whatever the mix of names in a bucket.
         long cells = (long) b.ts.size() * b.names.size();
         if (urgentReading || cells > (long) SPARSITY * b.entries + Readings.MAX_SENSORS) {
-            emit(bucket, buffer.remove(bucket));
+            emit(bucket, buffer.remove(bucket), urgentReading);
             buffered -= b.ts.size();
         }
         if (buffered >= maxReadings || buffered == 0) { // 0: only a held watermark is left to forward
@@ -258,7 +268,7 @@ public class DeviceMicroBatcher extends AbstractStreamOperator<Row> implements O
             return;
         }
         for (Map.Entry<Integer, Batch> e : buffer.entrySet()) {
-            emit(e.getKey(), e.getValue());
+            emit(e.getKey(), e.getValue(), false);
         }
         buffer.clear();
         buffered = 0;
@@ -274,7 +284,7 @@ public class DeviceMicroBatcher extends AbstractStreamOperator<Row> implements O
         }
     }
 
-    private void emit(int bucket, Batch b) {
+    private void emit(int bucket, Batch b, boolean urgent) {
         int n = b.ts.size();
         int k = b.names.size();
         Double[] matrix = new Double[n * k];
@@ -285,7 +295,7 @@ public class DeviceMicroBatcher extends AbstractStreamOperator<Row> implements O
             }
         }
         Row batch = Row.of(b.devices.toArray(new String[0]), b.ts.toArray(new Long[0]),
-                b.names.toArray(new String[0]), matrix);
+                b.names.toArray(new String[0]), matrix, urgent);
         output.collect(new StreamRecord<>(Row.of(bucket, batch), b.maxTs));
     }
     @Override

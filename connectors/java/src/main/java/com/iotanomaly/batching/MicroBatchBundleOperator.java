@@ -24,6 +24,13 @@ import org.apache.flink.types.Row;
  * touched buckets' keyed state) however often batches come. The size and time limits of PyFlink's
  * operator still apply as well.
  *
+ * <p>A batch that {@link DeviceMicroBatcher} sent early for a static threshold breach ({@link
+ * DeviceMicroBatcher#isUrgent}) ends its bundle at once, without the linger or the gap: waiting them
+ * out put the wave of the batcher's next flush into the same bundle, and the alert waited for all of
+ * it. Such ends are bounded apart, by a token bucket: {@value #URGENT_BURST} in a row, then one per
+ * {@code minGapMs} (an excursion that makes every batch urgent falls back to the gap, so bundle ends
+ * per second stay bounded); with {@code minGapMs} 0 every urgent batch ends its bundle.
+ *
  * <p>{@link #copy} keeps the class: PyFlink's chaining optimizer fuses a following Python function
  * into this operator through it.
  */
@@ -34,8 +41,14 @@ public class MicroBatchBundleOperator<OUT> extends ExternalPythonKeyedProcessOpe
     private final long lingerMs;
     private final long minGapMs;
 
+    /** Urgent ends in hand when none was used for a while: the breaches of a few devices at once. */
+    static final int URGENT_BURST = 3;
+
     /** A bundle end is scheduled (a processing-time callback is pending). */
     private transient boolean endPending;
+    /** Urgent ends in hand (the token bucket), as of {@link #creditAt}. */
+    private transient double urgentCredit;
+    private transient long creditAt;
 
     public MicroBatchBundleOperator(
             Configuration config,
@@ -77,19 +90,41 @@ public class MicroBatchBundleOperator<OUT> extends ExternalPythonKeyedProcessOpe
     public void open() throws Exception {
         endPending = false;
         super.open();
+        urgentCredit = URGENT_BURST;
+        creditAt = getProcessingTimeService().getCurrentProcessingTime();
     }
 
     @Override
     public void processElement(StreamRecord<Row> element) throws Exception {
         super.processElement(element);
-        if (endPending || isBundleFinished()) { // ended by size already, or an end is on its way
+        if (isBundleFinished()) { // ended by size already
             return;
         }
         long now = getProcessingTimeService().getCurrentProcessingTime();
+        if (DeviceMicroBatcher.isUrgent(element.getValue()) && takeUrgentEnd(now)) {
+            invokeFinishBundle(); // a pending timer then finds the next bundle, or none, to end
+            return;
+        }
+        if (endPending) { // an end is on its way
+            return;
+        }
         long at = Math.max(now + lingerMs, lastFinishBundleTime + minGapMs);
         endPending = true;
         // runs in the task's mailbox, between elements: no race with processElement
         getProcessingTimeService().registerTimer(at, timestamp -> endBundle());
+    }
+
+    private boolean takeUrgentEnd(long now) {
+        if (minGapMs == 0) {
+            return true;
+        }
+        urgentCredit = Math.min(URGENT_BURST, urgentCredit + (double) (now - creditAt) / minGapMs);
+        creditAt = now;
+        if (urgentCredit < 1) {
+            return false;
+        }
+        urgentCredit -= 1;
+        return true;
     }
 
     private void endBundle() throws Exception {

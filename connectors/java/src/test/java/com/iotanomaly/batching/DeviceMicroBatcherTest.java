@@ -2,6 +2,7 @@ package com.iotanomaly.batching;
 
 import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 
 import com.iotanomaly.records.ParseAndSplit;
@@ -194,12 +195,22 @@ public class DeviceMicroBatcherTest {
         Row batch = (Row) ((Row) out.get(0)).getField(1);
         assertArrayEquals(new String[] {"d-1", "d-1"}, (String[]) batch.getField(0));
         assertArrayEquals(new Long[] {1L, 3L}, (Long[]) batch.getField(1)); // the device's earlier reading too
+        assertEquals(Boolean.TRUE, batch.getField(4));
+        assertTrue(DeviceMicroBatcher.isUrgent((Row) out.get(0))); // the detection operator's test
         h.processElement(reading("d-3", 4, null, 1.5)); // at or below the low bound of b
-        assertEquals(DeviceMicroBatcher.bucketOf("d-3", BUCKETS), ((Row) drain(h).get(0)).getField(0));
+        Row low = (Row) drain(h).get(0);
+        assertEquals(DeviceMicroBatcher.bucketOf("d-3", BUCKETS), low.getField(0));
+        assertTrue(DeviceMicroBatcher.isUrgent(low));
         h.processElement(reading("d-4", 5, null, null)); // nothing reported: never urgent
         assertTrue(drain(h).isEmpty());
         h.setProcessingTime(1_000);
-        assertEquals(2, drain(h).size()); // d-2 and d-4 at the interval, as always
+        List<Object> atInterval = drain(h);
+        assertEquals(2, atInterval.size()); // d-2 and d-4 at the interval, as always, not urgent
+        for (Object pair : atInterval) {
+            assertEquals(Boolean.FALSE, ((Row) ((Row) pair).getField(1)).getField(4));
+            assertFalse(DeviceMicroBatcher.isUrgent((Row) pair));
+        }
+        assertFalse(DeviceMicroBatcher.isUrgent(Row.of(1, Row.of(null, null, null, null)))); // no flag: not urgent
         h.close();
     }
 
@@ -374,7 +385,7 @@ public class DeviceMicroBatcherTest {
     @Test
     public void theOutputTypeIsTheKeyAndBatchPairPyFlinkExpects() {
         assertEquals("Row(f0: Integer, f1: Row(device_list: BasicArrayTypeInfo<String>, ts_list: BasicArrayTypeInfo<Long>, "
-                + "name_list: BasicArrayTypeInfo<String>, value_list: BasicArrayTypeInfo<Double>))",
+                + "name_list: BasicArrayTypeInfo<String>, value_list: BasicArrayTypeInfo<Double>, urgent: Boolean))",
                 DeviceMicroBatcher.outputType().toString());
     }
 }

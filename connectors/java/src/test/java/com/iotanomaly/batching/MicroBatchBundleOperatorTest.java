@@ -57,7 +57,8 @@ public class MicroBatchBundleOperatorTest {
 
         Operator(Configuration config) {
             super(config, new DataStreamPythonFunctionInfo(new NoFunction(), 0),
-                    new RowTypeInfo(Types.INT, Types.INT), new RowTypeInfo(Types.INT), LINGER, GAP);
+                    new RowTypeInfo(Types.INT, DeviceMicroBatcher.batchType()), new RowTypeInfo(Types.INT), LINGER,
+                    GAP);
         }
 
         @Override
@@ -93,8 +94,13 @@ public class MicroBatchBundleOperatorTest {
         return h;
     }
 
+    /** (bucket, batch) with an empty batch, sent at the batcher's interval or early for a breach. */
+    private static StreamRecord<Row> batch(int bucket, boolean urgent) {
+        return new StreamRecord<>(Row.of(bucket, Row.of(new String[0], new Long[0], new String[0], new Double[0], urgent)));
+    }
+
     private static StreamRecord<Row> batch(int bucket) {
-        return new StreamRecord<>(Row.of(bucket, 100 + bucket)); // (bucket, batch) with a stand-in batch
+        return batch(bucket, false);
     }
 
     @Test
@@ -113,20 +119,68 @@ public class MicroBatchBundleOperatorTest {
         }
     }
 
+    /** A batch at 1,000 ms: its bundle ends at 1,020 (the linger). */
+    private void oneBundleEndsAt1020(KeyedOneInputStreamOperatorTestHarness<Row, Row, Row> h) throws Exception {
+        h.setProcessingTime(1_000);
+        h.processElement(batch(1));
+        h.setProcessingTime(1_000 + LINGER);
+        assertEquals(1, operator.runner.flushes);
+    }
+
     @Test
     public void bundleEndsAreAtLeastTheGapApart() throws Exception {
         try (KeyedOneInputStreamOperatorTestHarness<Row, Row, Row> h = harness()) {
-            h.setProcessingTime(1_000);
-            h.processElement(batch(1));
-            h.setProcessingTime(1_020);
-            assertEquals(1, operator.runner.flushes);
-            // an urgent batch right after: its bundle waits for the gap, not just the linger
+            oneBundleEndsAt1020(h);
+            // another batch right after: its bundle waits for the gap, not just the linger
             h.setProcessingTime(1_030);
             h.processElement(batch(3));
             h.setProcessingTime(1_020 + GAP - 1);
             assertEquals(1, operator.runner.flushes);
             h.setProcessingTime(1_020 + GAP);
             assertEquals(2, operator.runner.flushes);
+        }
+    }
+
+    private static StreamRecord<Row> urgent(int bucket) {
+        return batch(bucket, true);
+    }
+
+    @Test
+    public void anUrgentBatchEndsItsBundleAtOnceWithTheWaveSoFar() throws Exception {
+        try (KeyedOneInputStreamOperatorTestHarness<Row, Row, Row> h = harness()) {
+            oneBundleEndsAt1020(h);
+            // right after that end, within the gap: no wait for the gap, nor for the next wave
+            h.setProcessingTime(1_030);
+            h.processElement(batch(2));
+            h.processElement(urgent(3));
+            assertEquals(2, operator.runner.flushes);
+            assertEquals(3, operator.runner.elements);
+            assertTrue(operator.isBundleFinished());
+            // the timer scheduled for batch 2's bundle finds it ended: no empty bundle
+            h.setProcessingTime(1_020 + GAP);
+            assertEquals(2, operator.runner.flushes);
+        }
+    }
+
+    @Test
+    public void urgentEndsAreBoundedByABurstThenOnePerGap() throws Exception {
+        try (KeyedOneInputStreamOperatorTestHarness<Row, Row, Row> h = harness()) {
+            h.setProcessingTime(1_000);
+            for (int i = 0; i < MicroBatchBundleOperator.URGENT_BURST; i++) {
+                h.processElement(urgent(i));
+            }
+            assertEquals(MicroBatchBundleOperator.URGENT_BURST, operator.runner.flushes);
+            // a flood of breaches: the next urgent batch waits for the gap like any other
+            h.processElement(urgent(9));
+            h.processElement(urgent(10));
+            assertEquals(MicroBatchBundleOperator.URGENT_BURST, operator.runner.flushes);
+            h.setProcessingTime(1_000 + GAP);
+            assertEquals(MicroBatchBundleOperator.URGENT_BURST + 1, operator.runner.flushes);
+            assertEquals(MicroBatchBundleOperator.URGENT_BURST + 2, operator.runner.elements);
+            // one gap later one urgent end is in hand again
+            h.setProcessingTime(1_000 + 2 * GAP);
+            h.processElement(urgent(11));
+            assertEquals(MicroBatchBundleOperator.URGENT_BURST + 2, operator.runner.flushes);
         }
     }
 
