@@ -175,17 +175,25 @@ def prepare_process_env(cfg: AppConfig) -> None:
     os.environ.setdefault("_python_worker_execution_mode", "process")
 
 
-def _init_filesystems(conf) -> None:  # noqa: ANN001 - pyflink Configuration
+def _init_filesystems(conf, plugins_dir: str = "") -> None:  # noqa: ANN001 - pyflink Configuration
     """Load filesystem plugins (S3) in the gateway JVM, where the graph is built.
 
     The minicluster initialises them only when the job starts, but FileSink needs the s3://
-    scheme while the graph is translated.
+    scheme while the graph is translated. ``plugins_dir`` is read here rather than through
+    FLINK_PLUGINS_DIR: the JVM reads its environment once, when it starts, and an earlier job in
+    the same Python process (a notebook, a test session) may have started it without that variable.
     """
     from pyflink.java_gateway import get_gateway
 
     jvm = get_gateway().jvm
     j_conf = conf._j_configuration
-    plugins = jvm.org.apache.flink.core.plugin.PluginUtils.createPluginManagerFromRootFolder(j_conf)
+    plugin = jvm.org.apache.flink.core.plugin
+    if plugins_dir:
+        found = plugin.DirectoryBasedPluginFinder(jvm.java.io.File(plugins_dir).toPath()).findPlugins()
+        parent_first = jvm.org.apache.flink.configuration.CoreOptions.getPluginParentFirstLoaderPatterns(j_conf)
+        plugins = plugin.DefaultPluginManager(found, parent_first)
+    else:
+        plugins = plugin.PluginUtils.createPluginManagerFromRootFolder(j_conf)
     jvm.org.apache.flink.core.fs.FileSystem.initialize(j_conf, plugins)
 
 
@@ -201,7 +209,7 @@ def create_environment(cfg: AppConfig):  # noqa: ANN201 - StreamExecutionEnviron
         conf.set_string(key, value)
     env = StreamExecutionEnvironment.get_execution_environment(conf)
     if cfg.is_local:
-        _init_filesystems(conf)
+        _init_filesystems(conf, cfg.local.plugins_dir)
         global _local_run
         restored = options.get("execution.state-recovery.path")
         rest = f"http://127.0.0.1:{options['rest.port']}" if "rest.port" in options else ""
