@@ -190,8 +190,8 @@ def _init_filesystems(conf, plugins_dir: str = "") -> None:  # noqa: ANN001 - py
     plugin = jvm.org.apache.flink.core.plugin
     if plugins_dir:
         found = plugin.DirectoryBasedPluginFinder(jvm.java.io.File(plugins_dir).toPath()).findPlugins()
-        parent_first = jvm.org.apache.flink.configuration.CoreOptions.getPluginParentFirstLoaderPatterns(j_conf)
-        plugins = plugin.DefaultPluginManager(found, parent_first)
+        options = jvm.org.apache.flink.configuration.CoreOptions
+        plugins = plugin.DefaultPluginManager(found, options.getPluginParentFirstLoaderPatterns(j_conf))
     else:
         plugins = plugin.PluginUtils.createPluginManagerFromRootFolder(j_conf)
     jvm.org.apache.flink.core.fs.FileSystem.initialize(j_conf, plugins)
