@@ -17,37 +17,39 @@ import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.types.Row;
 
 /**
- * Groups readings per bucket of devices into micro-batches in arrival order, so one element crossing
- * into the Python detectors carries many readings of many devices, without waiting for event time.
+ * Groups readings per bucket of devices into micro-batches in arrival order, so one element
+ * crossing into the Python detectors carries many readings of many devices, without waiting for
+ * event time.
  *
  * <p>Input: {@code Row(device_id, ts, Row[] sensors)}, each sensor a {@code Row(name, value)} (the
- * parse step's output, {@link com.iotanomaly.records.ParseAndSplit#readingType}; null arrays, elements,
- * names and values are skipped). Output, per bucket with buffered readings: {@code Row(bucket, Row(String[] device_list,
- * Long[] ts_list, String[] name_list, Double[] value_list, Boolean urgent))}: one device and ts per reading, the batch's
- * distinct sensor names in first-seen order (k of them), and a dense n x k matrix, row-major (reading
- * i's value of name j at {@code i * k + j}), NaN where a reading did not report a name (valid readings
- * are finite, so NaN is a free marker). Devices may send any names: the type does not depend on them,
- * and a batch carries only the names its readings use. A device's bucket is {@link #bucketOf}: stable
- * across runs, so a device's detector state stays with its bucket's key. The outer row is the (key,
- * value) pair PyFlink's {@code key_by} would build with a Python map: built here, the batches reach the
- * keyed Python detectors with no extra crossing. Keyed by bucket, not by device, one element and one
- * keyed-state commit carry many devices: at 10,000 devices a device has about one reading per batch,
- * and PyFlink's per-element and per-key costs would otherwise be paid per reading.
+ * parse step's output, {@link com.iotanomaly.records.ParseAndSplit#readingType}; null arrays,
+ * elements, names and values are skipped). Output, per bucket with buffered readings: {@code
+ * Row(bucket, Row(String[] device_list, Long[] ts_list, String[] name_list, Double[] value_list,
+ * Boolean urgent))}: one device and ts per reading, the batch's distinct sensor names in first-seen
+ * order (k of them), and a dense n x k matrix, row-major (reading i's value of name j at {@code i *
+ * k + j}), NaN where a reading did not report a name (valid readings are finite, so NaN is a free
+ * marker). Devices may send any names: the type does not depend on them, and a batch carries only
+ * the names its readings use. A device's bucket is {@link #bucketOf}: stable across runs, so a
+ * device's detector state stays with its bucket's key. The outer row is the (key, value) pair
+ * PyFlink's {@code key_by} would build with a Python map: built here, the batches reach the keyed
+ * Python detectors with no extra crossing. Keyed by bucket, not by device, one element and one
+ * keyed-state commit carry many devices: at 10,000 devices a device has about one reading per
+ * batch, and PyFlink's per-element and per-key costs would otherwise be paid per reading.
  *
- * <p>A batch leaves when the subtask has buffered {@code maxReadings} readings or {@code intervalMs}
- * after its first reading (processing time), and always before a checkpoint barrier or the end of
- * input. A reading at or beyond a static threshold ({@code urgentLow} / {@code urgentHigh} per sensor
- * name: the loosest bounds no configured level lies inside, so a breach is never held back; NaN or a
- * name not listed: none) sends its bucket's batch at once: a threshold alert does not wait for the
- * interval; such a batch is marked {@code urgent} (see {@link #isUrgent}), so the detection operator
- * sends it to Python at once too ({@link MicroBatchBundleOperator}). Whether it is a breach, and
- * whether it alerts, the detectors decide as always; an early batch only costs batching. A watermark that arrives while readings are buffered is held back and
- * forwarded right after them: downstream every reading arrives before any watermark that passes it
- * (event-time timers stay correct), yet watermarks do not cut batches short in catch-up. The buffer is
- * empty at every checkpoint: it needs no state, and a restore loses nothing (what was buffered after
- * the barrier is replayed from the source).
- * Readings of one device come from one shard, so they reach this (forward-chained) operator in
- * order, and keep it.
+ * <p>A batch leaves when the subtask has buffered {@code maxReadings} readings or {@code
+ * intervalMs} after its first reading (processing time), and always before a checkpoint barrier or
+ * the end of input. A reading at or beyond a static threshold ({@code urgentLow} / {@code
+ * urgentHigh} per sensor name: the loosest bounds no configured level lies inside, so a breach is
+ * never held back; NaN or a name not listed: none) sends its bucket's batch at once: a threshold
+ * alert does not wait for the interval; such a batch is marked {@code urgent} (see {@link
+ * #isUrgent}), so the detection operator sends it to Python at once too ({@link
+ * MicroBatchBundleOperator}). Whether it is a breach, and whether it alerts, the detectors decide
+ * as always; an early batch only costs batching. A watermark that arrives while readings are
+ * buffered is held back and forwarded right after them: downstream every reading arrives before any
+ * watermark that passes it (event-time timers stay correct), yet watermarks do not cut batches
+ * short in catch-up. The buffer is empty at every checkpoint: it needs no state, and a restore
+ * loses nothing (what was buffered after the barrier is replayed from the source). Readings of one
+ * device come from one shard, so they reach this (forward-chained) operator in order, and keep it.
  */
 public class DeviceMicroBatcher extends AbstractStreamOperator<Row> implements OneInputStreamOperator<Row, Row> {
 
