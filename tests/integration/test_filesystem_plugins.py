@@ -15,20 +15,18 @@ import textwrap
 from pathlib import Path
 
 from flink_job.core import schema
-from localdev.demo import JAR, PLUGINS
-
-REPO = Path(__file__).resolve().parents[2]
+from localdev.demo import JAR, PLUGINS, REPO
 
 BUILD_AFTER_A_PLAIN_START = textwrap.dedent("""
-    import os, sys
+    import json, os, sys
     os.environ.pop("FLINK_PLUGINS_DIR", None)
     from pyflink.java_gateway import get_gateway
     get_gateway()  # as an earlier job in this process would have started it: no plugins folder
     from flink_job.main import build
     env, _cfg, _graph = build(sys.argv[1])
     plan = env.get_execution_plan()  # translates the s3:// file sinks
-    print("archive sinks:", sum(1 for node in __import__("json").loads(plan)["nodes"]
-                                if node["contents"].startswith("archive-")))
+    nodes = json.loads(plan)["nodes"]
+    print("archive sinks:", sum(node["contents"].startswith("archive-") for node in nodes))
 """)
 
 
