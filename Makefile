@@ -6,8 +6,9 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 JAR := build/libs/pyflink-dependencies.jar
 JAVA_SOURCES := $(shell find connectors/java -name '*.java' 2>/dev/null)
+NATIVE := build/native/.built
 
-.PHONY: help system venv jars package demo test test-fast test-cluster bench evaluate synth lint clean
+.PHONY: help system venv jars native package demo test test-fast test-cluster bench evaluate synth lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -36,27 +37,33 @@ $(JAR): build.gradle settings.gradle $(JAVA_SOURCES) | system venv
 
 jars: $(JAR)  ## the one jar (Kinesis source, gzip writer, AWS SDK) + the local S3 filesystem plugin
 
+$(NATIVE): $(wildcard flink_job/core/detection/*.py) localdev/native.py | venv
+	$(PY) -m localdev.native
+	@touch $@
+
+native: $(NATIVE)  ## the detection core compiled by mypyc (same source, ~4x faster; undo: python -m localdev.native --clean)
+
 package: system venv jars  ## the MSF zip -> build/dist/iot-anomaly-flink.zip (see docs/deploy.md)
 	gradle --no-daemon -q msfZip
 
-demo: system venv jars  ## the main job end to end on local AWS (moto), with a summary
+demo: system venv jars native  ## the main job end to end on local AWS (moto), with a summary
 	$(VENV)/bin/iot-anomaly demo
 
-test: system venv jars  ## the whole test suite: the connectors' JUnit tests, then pytest
+test: system venv jars native  ## the whole test suite: the connectors' JUnit tests, then pytest
 	gradle --no-daemon -q test
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 test-fast:  ## only the pure-Python tests (no JVM, no emulator)
 	$(PY) -m pytest -q tests/unit
 
-test-cluster: system venv jars  ## a standalone Flink cluster (JM + TMs): TaskManager loss, rescaling
+test-cluster: system venv jars native  ## a standalone Flink cluster (JM + TMs): TaskManager loss, rescaling
 	$(PY) -m pytest -q -p no:cacheprovider -m cluster tests/cluster
 
-bench: system venv jars  ## throughput benchmarks (pipeline replay and detectors)
+bench: system venv jars native  ## throughput benchmarks (pipeline replay and detectors)
 	$(PY) benchmarks/bench_pipeline.py
 	$(PY) benchmarks/bench_detectors.py
 
-evaluate: venv  ## NAB + Tennessee Eastman evaluation -> build/reports/{nab,tep}.json and index.html
+evaluate: venv native  ## NAB + Tennessee Eastman evaluation -> build/reports/{nab,tep}.json and index.html
 	$(PY) -m flink_job.evaluation.nab_run
 	$(PY) -m flink_job.evaluation.tep_run
 	$(PY) -m flink_job.evaluation.report
@@ -69,3 +76,4 @@ lint: venv  ## ruff
 
 clean:  ## remove build outputs (keeps the venv)
 	rm -rf build infra/cdk.out .pytest_cache
+	rm -f flink_job/core/*.so flink_job/core/detection/*.so

@@ -190,17 +190,13 @@ def test_a_level_shift_is_one_episode_until_the_signal_returns():
     assert not back[-1].anomalous and not any(v.alert for v in back)
 
 
-def test_a_numerically_broken_model_is_reset_not_raised(monkeypatch, caplog):
+def test_a_numerically_broken_model_is_reset_not_raised(caplog):
     dev = DeviceMonitor("m", DET, ThresholdConfig())
     rng = random.Random(7)
     feed(dev, rng, 250, 0)
-
-    def singular(*_a, **_k):
-        raise ZeroDivisionError("singular covariance")
-
-    monkeypatch.setattr(MultivariateDetector, "score_one", singular)
+    assert dev.model is not None and not dev.model.commissioning
+    dev.model.h = 0.0  # a degenerate fit: scoring divides by zero (no monkeypatch: the core may be compiled)
     with caplog.at_level("WARNING"):
         v = feed(dev, rng, 1, 250_000)[0]
     assert v.model is None and dev.model is None and "commissions afresh" in caplog.text
-    monkeypatch.undo()
     assert feed(dev, rng, 1, 251_000)[0].model is not None  # a fresh model commissions from here

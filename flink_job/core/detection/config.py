@@ -6,12 +6,15 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import functools
+import importlib.util
 import inspect
 import math
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from flink_job.core.detection.base import MIN_POINTS, Detector
 from flink_job.core.detection.ewma import EWMADetector
@@ -37,14 +40,36 @@ def detector_keys(cls: type[Detector]) -> tuple[tuple[str, inspect.Parameter], .
 
     Cached: every restored series builds its detectors, and ``inspect.signature`` was 80% of a restore.
     """
-    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
-    return tuple((f"{cls.name}_{p.name.rstrip('_')}", p) for p in params if p.name not in SHARED_PARAMS)
+    return tuple((f"{cls.name}_{p.name.rstrip('_')}", p) for p in constructor_params(cls)
+                  if p.name not in SHARED_PARAMS)
 
 
 @functools.lru_cache(maxsize=64)
 def _shared_params(cls: type[Detector]) -> tuple[str, ...]:
-    accepted = inspect.signature(cls.__init__).parameters
+    accepted = {p.name for p in constructor_params(cls)}
     return tuple(k for k in SHARED_PARAMS if k in accepted)
+
+
+@functools.lru_cache(maxsize=64)
+def constructor_params(cls: type) -> tuple[inspect.Parameter, ...]:
+    """The parameters of ``cls.__init__`` after ``self``.
+
+    A class compiled by mypyc (``localdev.native``) shows only ``(*args, **kwargs)``; its parameters
+    are read from the same class in the module's source file beside the compiled one (executed apart,
+    under a private name), which is the source the build compiled.
+    """
+    init = cls.__init__
+    if not inspect.isfunction(init):
+        module = sys.modules[cls.__module__]
+        compiled = Path(str(module.__file__))
+        source = compiled.with_name(compiled.name.split(".", 1)[0] + ".py")
+        spec = importlib.util.spec_from_file_location(f"_source_of_{cls.__module__}", source)
+        if spec is None or spec.loader is None:
+            raise TypeError(f"cannot read the constructor of {cls.__name__} from {source}")
+        pure = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(pure)
+        init = getattr(pure, cls.__name__).__init__
+    return tuple(inspect.signature(init).parameters.values())[1:]
 
 
 @dataclass(frozen=True)
@@ -181,14 +206,17 @@ def _detector_field(cls: type[Detector], key: str, p: inspect.Parameter) -> tupl
 
 
 # The detection group: the policy above plus every detector's own parameters, declared by the detector.
-DetectionConfig = dataclasses.make_dataclass(
-    "DetectionConfig",
-    [_detector_field(cls, key, p) for cls in DETECTOR_CLASSES.values() for key, p in detector_keys(cls)],
-    bases=(_Detection,),
-    frozen=True,
-)
-DetectionConfig.__module__ = __name__  # pickled by reference (job graph, keyed state)
-DetectionConfig.__doc__ = _Detection.__doc__
+if TYPE_CHECKING:  # made at import, so a type checker (and mypyc, localdev.native) sees no fields
+    DetectionConfig = Any
+else:
+    DetectionConfig = dataclasses.make_dataclass(
+        "DetectionConfig",
+        [_detector_field(cls, key, p) for cls in DETECTOR_CLASSES.values() for key, p in detector_keys(cls)],
+        bases=(_Detection,),
+        frozen=True,
+    )
+    DetectionConfig.__module__ = __name__  # pickled by reference (job graph, keyed state)
+    DetectionConfig.__doc__ = _Detection.__doc__
 
 
 DEFAULT_SENSOR_LEVELS: dict[str, dict[str, float]] = {

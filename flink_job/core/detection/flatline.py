@@ -59,7 +59,7 @@ class FlatlineDetector(Detector):
             self.last_stat = 0.0
             return 0.0
         r = run / lim
-        self.last_stat = run
+        self.last_stat = float(run)
         rr = r * r
         return rr / (rr + 1.0)
 

@@ -1,0 +1,121 @@
+"""The detection core compiled by mypyc (``localdev.native``) decides exactly what its source decides.
+
+One scenario (a simulated fleet with every anomaly kind, then hostile values: NaN, infinities,
+huge and tiny magnitudes, a stuck run, a relearn request, a device whose sensors come and go) runs
+twice in subprocesses: once on the repository (compiled, when built) and once on a copy of its
+sources alone (pure Python). Every verdict field (floats as exact bit patterns) and every device's
+final state must be the same. ``make test`` builds the compiled modules first; without them the
+comparison would be pure against pure, so it is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from localdev import native
+
+REPO = Path(__file__).resolve().parents[2]
+
+SCENARIO = textwrap.dedent("""
+    import json, math, struct, sys
+    import flink_job.core.detection.monitor as monitor_module
+    from flink_job.core.detection.config import BaselineConfig, DetectionConfig, ThresholdConfig
+    from flink_job.core.detection.device import DeviceMonitor
+    from flink_job.core.records import parse_reading
+    from localdev.simulator import SimulationConfig, generate
+
+    def exact(x):
+        if isinstance(x, float):
+            return struct.pack("<d", x).hex()
+        if isinstance(x, (list, tuple)):
+            return [exact(v) for v in x]
+        if isinstance(x, dict):
+            return {k: exact(v) for k, v in sorted(x.items())}
+        return x
+
+    det = DetectionConfig.from_properties({"baseline_readings": "60", "baseline_ms": "60000",
+                                           "detectors": "zscore,ewma,mad,roc,flatline,seasonal"})
+    th = ThresholdConfig.from_properties({})
+    base = BaselineConfig.from_properties({"relearn.machine-0002": "1700000900000"})
+    devices = {}
+    out = []
+
+    def judge(device_id, ts, values):
+        dev = devices.get(device_id)
+        if dev is None:
+            dev = devices[device_id] = DeviceMonitor(device_id, det, th, base)
+        v = dev.update(ts, values)
+        out.append([device_id, ts, exact(v.contributors),
+                    {s: exact(list(p)) for s, p in sorted(v.parts.items())}])
+
+    sim = SimulationConfig(devices=6, interval_ms=1000, duration_s=1500, seed=11, anomalies=10,
+                           malformed_share=0.0, start_ms=1_700_000_000_000)
+    for _, _, line in generate(sim):
+        r = parse_reading(line, now_ms=2_000_000_000_000).reading
+        if r is not None:
+            judge(r.device_id, r.ts_ms, r.values())
+    t = 1_700_002_000_000
+    hostile = [float("nan"), float("inf"), -float("inf"), 1e308, -1e308, 5e-324, 0.0, -0.0]
+    for i in range(400):
+        x = hostile[i % len(hostile)] if i % 7 == 0 else (42.0 if 100 <= i < 200 else 40.0 + (i % 13) * 0.1)
+        values = {"temperature": x, "pressure": 3.0 + (i % 5) * 0.01}
+        if i % 3 == 0:
+            values["vibration"] = 0.5 + (i % 11) * 0.02
+        judge("hostile", t + i * 1000, values)
+    for i in range(50):  # one sensor only, then a new one joins
+        judge("come-and-go", t + i * 1000, {"s1": 1.0 + i * 0.5} if i < 25 else {"s2": float(i)})
+    out.append({d: exact(m.to_state()) for d, m in sorted(devices.items())})
+    print(json.dumps({"compiled": not monitor_module.__file__.endswith(".py"), "out": out}))
+""")
+
+
+def run_scenario(root: Path) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    proc = subprocess.run([sys.executable, "-c", SCENARIO], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(not native.built(), reason="the core is not compiled (python -m localdev.native)")
+def test_compiled_core_decides_exactly_what_its_source_decides(tmp_path):
+    pure_root = tmp_path / "pure"
+    for package in ("flink_job", "localdev"):
+        shutil.copytree(REPO / package, pure_root / package,
+                        ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+    compiled = run_scenario(REPO)
+    pure = run_scenario(pure_root)
+    assert compiled["compiled"] and not pure["compiled"]
+    assert len(pure["out"]) > 9000
+    alerts = sum(1 for row in pure["out"][:-1] for part in row[3].values() if part[5])
+    assert alerts >= 10  # the scenario reaches the alert paths, not only quiet readings
+    for i, (a, b) in enumerate(zip(compiled["out"], pure["out"], strict=True)):
+        assert a == b, f"row {i}: compiled {a} != pure {b}"
+
+
+def test_a_source_edited_after_the_build_refuses_to_import(tmp_path):
+    """A stale compiled module must never judge readings: the package refuses to import, naming the
+    file and the command that rebuilds."""
+    root = tmp_path / "tree"
+    shutil.copytree(REPO / "flink_job", root / "flink_job", ignore=shutil.ignore_patterns("__pycache__"))
+    package = root / "flink_job" / "core" / "detection"
+    suffix = native.importlib.machinery.EXTENSION_SUFFIXES[0]
+    fake = package / f"zscore{suffix}"
+    if not fake.exists():
+        fake.write_bytes(b"")  # only its age is read before the refusal
+    old = time.time() - 60
+    os.utime(fake, (old, old))
+    (package / "zscore.py").touch()
+    proc = subprocess.run([sys.executable, "-c", "import flink_job.core.detection"], cwd=root,
+                          env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "zscore.py" in proc.stderr and "localdev.native" in proc.stderr
