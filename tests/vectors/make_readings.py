@@ -137,6 +137,11 @@ def inputs() -> list[tuple[str, str | None]]:
         ("int too many digits", '{"device_id": "d", "ts": 1%s, "temperature": 1}' % ("0" * 5000)),
         ("negative int too many digits", "[-" + "7" * 4301 + "]"),
         ("int at the digit limit", "[" + "7" * 4300 + "]"),
+        ("ints around the long fast path", _t('{"device_id":"d","ts":%NOW,"temperature":999999999999999999,'
+                                              '"pressure":-999999999999999999,"vibration":-0,'
+                                              '"a":[1000000000000000000,9223372036854775807,9223372036854775808,'
+                                              '-9223372036854775809,123456789012345678901234567890]}')),
+        ("temperature 19-digit int", _r(temperature=1000000000000000000)),
         ("duplicate key", _t('{"device_id": "a", "device_id": "b", "ts": %NOW, "temperature": 1}')),
         ("duplicate equal values", _t('{"device_id":"d","ts":%NOW,"ts":%NOW,"temperature":1}')),
         ("duplicate nested", _t('{"device_id": "a", "ts": %NOW, "temperature": 1, "m": {"k": 1, "k": 2}}')),

@@ -5,11 +5,9 @@ import java.math.BigInteger;
 import java.math.MathContext;
 import java.math.RoundingMode;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * Strict JSON (RFC 8259) for the record parser, giving the same verdicts and the same error texts
@@ -243,7 +241,8 @@ public final class StrictJson {
                         + "value has " + digits + " digits; use sys.set_int_max_str_digits() to increase the limit";
                 throw new Failure("invalid JSON: " + (msg.length() > 200 ? msg.substring(0, 200) : msg));
             }
-            out[0] = new BigInteger(literal);
+            // most integers (timestamps, counts) fit a long: parsing them as one is ~5x cheaper
+            out[0] = digits <= 18 ? BigInteger.valueOf(Long.parseLong(literal)) : new BigInteger(literal);
         }
         return idx;
     }
@@ -340,8 +339,9 @@ public final class StrictJson {
 
     private int object(int idx, Object[] out) throws Failure {
         int end = len - 1;
-        List<String> keys = new ArrayList<>();
-        List<Object> values = new ArrayList<>();
+        Map<String, Object> obj = new LinkedHashMap<>();
+        String duplicate = null; // the first key seen twice: reported once the object parsed (as Python does)
+        String key;
         idx = skipWs(idx);
         Object[] slot = new Object[1];
         if (idx > end || s.charAt(idx) != '}') {
@@ -350,7 +350,7 @@ public final class StrictJson {
                     throw syntax("Expecting property name enclosed in double quotes", idx);
                 }
                 idx = string(idx + 1, slot);
-                keys.add((String) slot[0]);
+                key = (String) slot[0];
                 idx = skipWs(idx);
                 if (idx > end || s.charAt(idx) != ':') {
                     throw syntax("Expecting ':' delimiter", idx);
@@ -360,7 +360,11 @@ public final class StrictJson {
                 if (next < 0) {
                     throw syntax("Expecting value", -next - 1);
                 }
-                values.add(slot[0]);
+                int size = obj.size();
+                obj.put(key, slot[0]);
+                if (duplicate == null && obj.size() == size) {
+                    duplicate = key;
+                }
                 idx = skipWs(next);
                 if (idx <= end && s.charAt(idx) == '}') {
                     break;
@@ -371,14 +375,8 @@ public final class StrictJson {
                 idx = skipWs(idx + 1);
             }
         }
-        Map<String, Object> obj = new LinkedHashMap<>(Math.max(4, keys.size() * 2));
-        Set<String> seen = new HashSet<>();
-        for (int i = 0; i < keys.size(); i++) {
-            String k = keys.get(i);
-            if (!seen.add(k)) {
-                throw new Failure("duplicate key: " + clip(k, 80));
-            }
-            obj.put(k, values.get(i));
+        if (duplicate != null) {
+            throw new Failure("duplicate key: " + clip(duplicate, 80));
         }
         out[0] = obj;
         return idx + 1;
