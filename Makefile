@@ -13,11 +13,12 @@ NATIVE := build/native/.built
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
 
-system:  ## Debian packages: JDK 17, Gradle (Debian's 4.4.1), Node.js (for CDK), Chromium (report tests)
+system:  ## Debian packages: JDK 17, Gradle (Debian's 4.4.1), Node.js (for CDK), Chromium (report tests), gcc (make native)
 	@missing=""; \
 	command -v java >/dev/null || missing="$$missing openjdk-17-jdk-headless"; \
 	command -v gradle >/dev/null || missing="$$missing gradle"; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v gcc >/dev/null || missing="$$missing gcc"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
@@ -37,7 +38,7 @@ $(JAR): build.gradle settings.gradle $(JAVA_SOURCES) | system venv
 
 jars: $(JAR)  ## the one jar (Kinesis source, gzip writer, AWS SDK) + the local S3 filesystem plugin
 
-$(NATIVE): $(wildcard flink_job/core/detection/*.py) localdev/native.py | venv
+$(NATIVE): $(wildcard flink_job/core/detection/*.py) localdev/native.py | system venv
 	$(PY) -m localdev.native
 	@touch $@
 
