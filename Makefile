@@ -38,7 +38,7 @@ $(JAR): build.gradle settings.gradle $(JAVA_SOURCES) | system venv
 
 jars: $(JAR)  ## the one jar (Kinesis source, gzip writer, AWS SDK) + the local S3 filesystem plugin
 
-$(NATIVE): $(wildcard flink_job/core/detection/*.py) localdev/native.py | system venv
+$(NATIVE): $(wildcard flink_job/core/detection/*.py) flink_job/core/compiled.py localdev/native.py | system venv
 	$(PY) -m localdev.native
 	@touch $@
 
@@ -77,4 +77,4 @@ lint: venv  ## ruff
 
 clean:  ## remove build outputs (keeps the venv)
 	rm -rf build infra/cdk.out .pytest_cache
-	rm -f flink_job/core/*.so flink_job/core/detection/*.so
+	rm -f flink_job/core/*.so flink_job/core/detection/*.so flink_job/core/detection/compiled.*.json

@@ -7,23 +7,25 @@ before a source file of the same name. The Python workers of a local run, the te
 then run the compiled core. ``--clean`` removes them (pure Python again). The MSF zip ships sources only
 (its Python is 3.12, and an extension built here is for this interpreter).
 
-A source edited after the build makes ``flink_job.core.detection`` refuse to import (``stale_modules``)
-until the build runs again, so a stale compiled module can never judge readings in place of the code
-you read. ``make`` rebuilds when a source changes.
+The build records the digest of every source it compiled; a source whose content differs from that
+record makes ``flink_job.core.detection`` refuse to import (``stale_modules``) until the build runs
+again, so a stale compiled module can never judge readings in place of the code you read. ``make``
+rebuilds when a source changes.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.machinery
 import os
 import shutil
 import sys
 import time
 from pathlib import Path
 
+from flink_job.core import compiled  # not the detection package: that refuses to import while stale
+
 REPO = Path(__file__).resolve().parents[1]
-PACKAGE = REPO / "flink_job" / "core" / "detection"
+PACKAGE = compiled.PACKAGE
 NOT_COMPILED = ("__init__.py", "config.py")
 GROUP = "flink_job.core.detection"  # mypyc's shared runtime: flink_job/core/detection__mypyc.*.so
 BUILD_TEMP = REPO / "build" / "native"
@@ -36,7 +38,7 @@ def sources() -> list[Path]:
 
 def built() -> list[Path]:
     """Extension modules of this interpreter in the package (and the group's runtime beside it)."""
-    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    suffix = compiled.extension_suffix()
     return sorted([*PACKAGE.glob(f"*{suffix}"), *PACKAGE.parent.glob(f"detection__mypyc*{suffix}")])
 
 
@@ -44,6 +46,7 @@ def clean() -> int:
     removed = built()
     for path in removed:
         path.unlink()
+    compiled.record_path().unlink(missing_ok=True)
     shutil.rmtree(BUILD_TEMP, ignore_errors=True)
     return len(removed)
 
@@ -54,6 +57,8 @@ def build() -> list[Path]:
     from setuptools import Distribution
 
     clean()
+    # the digests of what is compiled, taken before compiling (an edit meanwhile then reads as stale)
+    digests = {p.name: compiled.digest(p) for p in sources()}
     cwd = Path.cwd()
     os.chdir(REPO)  # mypycify's paths and the C it generates are relative to the repository
     try:
@@ -69,6 +74,7 @@ def build() -> list[Path]:
         dist.run_command("build_ext")
     finally:
         os.chdir(cwd)
+    compiled.write_record(digests)
     return built()
 
 

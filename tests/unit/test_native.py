@@ -16,11 +16,11 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
+from flink_job.core import compiled
 from localdev import native
 
 REPO = Path(__file__).resolve().parents[2]
@@ -102,20 +102,37 @@ def test_compiled_core_decides_exactly_what_its_source_decides(tmp_path):
         assert a == b, f"row {i}: compiled {a} != pure {b}"
 
 
-def test_a_source_edited_after_the_build_refuses_to_import(tmp_path):
-    """A stale compiled module must never judge readings: the package refuses to import, naming the
-    file and the command that rebuilds."""
+def refusal(root: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", "import flink_job.core.detection"], cwd=root,
+                          env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True)
+
+
+def test_a_compiled_module_without_a_record_of_its_source_refuses_to_import(tmp_path):
+    """A stale compiled module must never judge readings: a module nobody recorded a build of (here
+    an empty stand-in) makes the package refuse to import, naming the file and the command."""
     root = tmp_path / "tree"
     shutil.copytree(REPO / "flink_job", root / "flink_job", ignore=shutil.ignore_patterns("__pycache__"))
     package = root / "flink_job" / "core" / "detection"
-    suffix = native.importlib.machinery.EXTENSION_SUFFIXES[0]
-    fake = package / f"zscore{suffix}"
+    for record in package.glob("compiled.*.json"):
+        record.unlink()
+    fake = package / f"zscore{compiled.extension_suffix()}"
     if not fake.exists():
-        fake.write_bytes(b"")  # only its age is read before the refusal
-    old = time.time() - 60
-    os.utime(fake, (old, old))
-    (package / "zscore.py").touch()
-    proc = subprocess.run([sys.executable, "-c", "import flink_job.core.detection"], cwd=root,
-                          env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True)
+        fake.write_bytes(b"")  # never loaded: the refusal comes first
+    proc = refusal(root)
     assert proc.returncode != 0
     assert "zscore.py" in proc.stderr and "localdev.native" in proc.stderr
+
+
+@pytest.mark.skipif(not native.built(), reason="the core is not compiled (python -m localdev.native)")
+def test_a_source_changed_behind_an_old_mtime_still_refuses(tmp_path):
+    """By content, not mtime: a copy keeps its modules and record and imports; the same copy with one
+    source changed but given back its old mtime (cp -p, rsync, an unzipped archive) refuses."""
+    root = tmp_path / "tree"
+    shutil.copytree(REPO / "flink_job", root / "flink_job", ignore=shutil.ignore_patterns("__pycache__"))
+    assert refusal(root).returncode == 0
+    source = root / "flink_job" / "core" / "detection" / "ewma.py"
+    stat = source.stat()
+    source.write_text(source.read_text() + "\n# edited\n")
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    proc = refusal(root)
+    assert proc.returncode != 0 and "ewma.py" in proc.stderr

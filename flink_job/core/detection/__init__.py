@@ -1,30 +1,18 @@
 """Pure-Python detection core (no PyFlink import): static thresholds, windowed detectors, alert policy.
 
 The Flink job, backfills, NAB evaluation and notebooks all run `SeriesMonitor`.  ``localdev.native``
-may compile its modules with mypyc (the same source, ~4x faster); a compiled module older than its
-source refuses to import, so readings are never judged by code that is no longer in the tree.
+may compile its modules with mypyc (the same source, ~4x faster); a compiled module built from other
+source than the file beside it refuses to import, so readings are never judged by code that is no
+longer in the tree.
 """
 
-import importlib.machinery as _machinery
-from pathlib import Path as _Path
+from flink_job.core.compiled import stale_modules
 
-
-def stale_modules() -> list:
-    """Source files of this package edited after their compiled module (this interpreter's) was built."""
-    here = _Path(__file__).parent
-    suffix = _machinery.EXTENSION_SUFFIXES[0]
-    out = []
-    for compiled in here.glob("*" + suffix):
-        source = here / (compiled.name[: -len(suffix)] + ".py")
-        if source.exists() and source.stat().st_mtime > compiled.stat().st_mtime:
-            out.append(source.name)
-    return sorted(out)
-
-
-if stale_modules():
+_STALE = stale_modules()
+if _STALE:
     raise ImportError(
-        f"flink_job/core/detection: compiled modules are older than their sources "
-        f"({', '.join(stale_modules())}): run `make native` (or `python -m localdev.native`; "
+        f"flink_job/core/detection: compiled modules were built from other sources than "
+        f"{', '.join(_STALE)}: run `make native` (or `python -m localdev.native`; "
         "`python -m localdev.native --clean` runs pure Python)")
 
 
