@@ -77,4 +77,4 @@ lint: venv  ## ruff
 
 clean:  ## remove build outputs (keeps the venv)
 	rm -rf build infra/cdk.out .pytest_cache
-	rm -f flink_job/core/*.so flink_job/core/detection/*.so flink_job/core/detection/compiled.*.json
+	test ! -x $(PY) || $(PY) -m localdev.native --clean

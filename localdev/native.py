@@ -57,12 +57,13 @@ def build() -> list[Path]:
     from setuptools import Distribution
 
     clean()
+    todo = sources()
     # the digests of what is compiled, taken before compiling (an edit meanwhile then reads as stale)
-    digests = {p.name: compiled.digest(p) for p in sources()}
+    digests = {p.name: compiled.digest(p) for p in todo}
     cwd = Path.cwd()
     os.chdir(REPO)  # mypycify's paths and the C it generates are relative to the repository
     try:
-        paths = [str(p.relative_to(REPO)) for p in sources()]
+        paths = [str(p.relative_to(REPO)) for p in todo]
         # follow-imports=silent: the modules they import (config, settings) are read for types only
         extensions = mypycify(["--follow-imports=silent", *paths], group_name=GROUP, opt_level="3")
         # a bare Distribution, not setup(): the repository's pyproject.toml describes the project
@@ -87,11 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"removed {clean()} compiled modules")
         return 0
     t0 = time.monotonic()
-    print(f"compiling {len(sources())} modules of {PACKAGE.relative_to(REPO)} with mypyc "
+    expected = len(sources()) + 1  # the modules and mypyc's shared runtime
+    print(f"compiling {expected - 1} modules of {PACKAGE.relative_to(REPO)} with mypyc "
           f"for Python {sys.version_info.major}.{sys.version_info.minor} ...", flush=True)
     out = build()
-    if len(out) != len(sources()) + 1:
-        print(f"expected {len(sources()) + 1} extension modules, found {len(out)}", file=sys.stderr)
+    if len(out) != expected:
+        print(f"expected {expected} extension modules, found {len(out)}", file=sys.stderr)
         return 1
     print(f"compiled {len(out) - 1} modules in {time.monotonic() - t0:.0f} s")
     return 0
