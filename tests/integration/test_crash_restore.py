@@ -6,8 +6,11 @@ workers); once checkpoints completed and the archive has committed files, every 
 that group is killed with SIGKILL, so nothing is flushed or cleaned up. The job is started again
 with ``--restore latest`` while the producer still writes, catches up, and is stopped with
 SIGTERM (a drained stop-with-savepoint). Asserted from what the emulator holds: every valid
-reading exactly once in raw/, every malformed record exactly one dead letter, no alert twice,
-no silence alert (no device went silent; the outage is not a silence).
+reading exactly once in raw/, every malformed record exactly one dead letter, no alert archived
+twice, no silence alert (no device went silent; the outage is not a silence), and no alert published
+twice to SNS except in the one window the design leaves (``connectors.alert_ledger``): SNS accepted
+it before the kill and the ledger had not yet recorded it. The ledger is read right after the kill,
+before the restart, so that window is judged by what the emulator held, not by timing.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors.alert_ledger import LEDGER_PREFIX
 from flink_job.core.records import parse_reading
 from flink_job.pipeline.checkpoints import completed_checkpoints
 from localdev.demo import DemoSettings, archive_lines, drain_alert_queue, local_properties
@@ -181,6 +185,18 @@ def _alert_key(alert: dict) -> tuple:
     )
 
 
+def _ledger_ids(aws) -> set[str]:  # noqa: ANN001 - LocalAws
+    """Alert ids the ledger beside the archive holds (``connectors.alert_ledger``)."""
+    s3 = aws.client("s3")
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=aws.archive_bucket)
+    return {
+        obj["Key"].rsplit("/", 1)[1]
+        for page in pages
+        for obj in page.get("Contents", ())
+        if obj["Key"].rsplit("/", 2)[-2:-1] == [LEDGER_PREFIX.rstrip("/")]
+    }
+
+
 def _repeated(alerts: list[dict]) -> dict[str, int]:
     return {str(k): n for k, n in Counter(_alert_key(a) for a in alerts).items() if n > 1}
 
@@ -232,6 +248,12 @@ def test_sigkill_then_restore_latest_neither_loses_nor_duplicates(local_aws, ube
         numbers["newest_checkpoint_at_kill"] = _newest_checkpoint(ckpt)
         left = _gone(killed)
         assert not left, f"processes survived SIGKILL of the job's group: {sorted(left)}"
+        # what SNS had accepted (delivered to SQS inside the publish call) and the ledger had recorded
+        published.extend(drain_alert_queue(aws))
+        published_at_kill = {a["alert_id"] for a in published if a.get("alert_id")}
+        ledger_at_kill = _ledger_ids(aws)
+        numbers["ledger_ids_at_kill"] = len(ledger_at_kill)
+        numbers["published_not_recorded_at_kill"] = sorted(published_at_kill - ledger_at_kill)
         assert producer.thread.is_alive(), f"producer finished before the crash ({len(producer.sent)} sent)"
 
         # 3. restart from the newest retained checkpoint while the producer keeps writing
@@ -314,5 +336,12 @@ def test_sigkill_then_restore_latest_neither_loses_nor_duplicates(local_aws, ube
     assert numbers["missing"] == 0 and numbers["duplicated"] == 0, f"raw/ is not exactly once: {numbers}"
     assert numbers["dead_letter_mismatch"] == 0 and malformed, f"dead letters != malformed sent: {numbers}"
     assert not numbers["alerts_archived_repeated"], f"an alert archived twice in anomalies/: {numbers}"
-    assert not numbers["alerts_published_repeated"], f"an alert published twice to SNS: {numbers}"
+    # A duplicate is allowed only in the documented window: published by the killed job, not yet in
+    # the ledger at the kill; at most one per writer in flight (two SNS writers, one message each).
+    outside = [k for k in numbers["alerts_published_repeated"]
+               if k.strip("(),'") not in numbers["published_not_recorded_at_kill"]]
+    assert not outside, f"an alert published twice to SNS outside the publish-then-record window: {numbers}"
+    assert max(numbers["alerts_published_repeated"].values(), default=0) <= 2, numbers
+    lagging = numbers["published_not_recorded_at_kill"]
+    assert len(lagging) <= 2, f"the ledger lags SNS by more than one alert per writer: {numbers}"
     assert numbers["silence_alerts"] == 0, f"silence alerts though no device went silent: {numbers}"
