@@ -6,9 +6,10 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 JAR := build/libs/pyflink-dependencies.jar
 JAVA_SOURCES := $(shell find connectors/java -name '*.java' 2>/dev/null)
-NATIVE := build/native/.built
+# MSF's Python, as build.gradle names it for the zip's dependencies (one place says it)
+MSF_PYTHON := $(shell sed -n "s/^ *msfPythonVersion = '\(.*\)'/\1/p" build.gradle)
 
-.PHONY: help system venv jars native package demo test test-fast test-cluster bench evaluate synth lint clean
+.PHONY: help system venv jars native native-msf package demo test test-fast test-cluster bench evaluate synth lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -38,19 +39,20 @@ $(JAR): build.gradle settings.gradle $(JAVA_SOURCES) | system venv
 
 jars: $(JAR)  ## the one jar (Kinesis source, gzip writer, AWS SDK) + the local S3 filesystem plugin
 
-$(NATIVE): $(wildcard flink_job/core/detection/*.py) flink_job/core/compiled.py localdev/native.py | system venv
+# localdev.native rebuilds only when a source differs from what its modules were built from
+native: system venv  ## the detection core compiled by mypyc (same source, ~4x faster; undo: python -m localdev.native --clean)
 	$(PY) -m localdev.native
-	@touch $@
 
-native: $(NATIVE)  ## the detection core compiled by mypyc (same source, ~4x faster; undo: python -m localdev.native --clean)
+native-msf: system venv  ## the same for MSF's Python (3.12) if this machine has one; the zip ships it
+	$(PY) -m localdev.native --python $(MSF_PYTHON)
 
-package: system venv jars  ## the MSF zip -> build/dist/iot-anomaly-flink.zip (see docs/deploy.md)
+package: system venv jars native-msf  ## the MSF zip -> build/dist/iot-anomaly-flink.zip (see docs/deploy.md)
 	gradle --no-daemon -q msfZip
 
 demo: system venv jars native  ## the main job end to end on local AWS (moto), with a summary
 	$(VENV)/bin/iot-anomaly demo
 
-test: system venv jars native  ## the whole test suite: the connectors' JUnit tests, then pytest
+test: system venv jars native native-msf  ## the whole test suite: the connectors' JUnit tests, then pytest
 	gradle --no-daemon -q test
 	$(PY) -m pytest -q -p no:cacheprovider tests
 

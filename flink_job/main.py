@@ -80,6 +80,9 @@ def describe(cfg: AppConfig, properties: str | None) -> str:
     elif run.jarfile:
         parts.append(f"jarfile={run.jarfile} pyFiles={run.py_files or '-'}")
     parts.append(f"source={cfg.source.kind} store={cfg.sinks.timeseries_store}")
+    from flink_job.core.detection import CORE  # the workers load the same files as this driver
+
+    parts.append(f"detection={CORE}")
     return "iot-anomaly: starting " + " ".join(parts)
 
 

@@ -1,4 +1,5 @@
-"""Finding another Python on this machine (the core and the notes must still run on 3.8)."""
+"""Finding another Python on this machine: the core and the notes must still run on 3.8, and the MSF
+zip's compiled core is built with a CPython 3.12 (`localdev.native --msf`)."""
 
 from __future__ import annotations
 

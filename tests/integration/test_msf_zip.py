@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -23,7 +24,8 @@ from pathlib import Path
 import pytest
 
 from flink_job.core import schema
-from localdev import emulator
+from localdev import emulator, native
+from localdev.interpreters import find_python
 from localdev.simulator import Simulation, SimulationConfig, generate
 
 pytestmark = pytest.mark.integration
@@ -34,6 +36,8 @@ PLUGINS = REPO / "build" / "flink-plugins"
 RUN_OPTIONS_GROUP = "kinesis.analytics.flink.run.options"
 RUN_OPTIONS = {"python": "main.py", "jarfile": "lib/pyflink-dependencies.jar", "pyFiles": "python_deps/"}
 RUN_TIMEOUT_S = 150
+# MSF's Python, as build.gradle names it for the zip (its dependencies and its compiled core)
+MSF_PYTHON = re.search(r"msfPythonVersion = '([0-9.]+)'", (REPO / "build.gradle").read_text()).group(1)
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +107,7 @@ def test_zip_layout_matches_the_run_options(msf_zip):
     for pkg in ("flink_job/main.py", "flink_job/secrets.py", "connectors/__init__.py", "connectors/aws.py"):
         assert pkg in files
     ours = [n for n in files if n.startswith(("flink_job/", "connectors/"))]
-    assert all(n.endswith(".py") for n in ours), [n for n in ours if not n.endswith(".py")]
+    assert {n for n in ours if not n.endswith(".py")} == expected_compiled_core()
     assert not [n for n in names if "__pycache__" in n or n.endswith((".java", ".pyc"))]
     assert not [n for n in ours if "/test_" in n or "/tests/" in n]
     top_deps = {n.split("/")[1] for n in files if n.startswith("python_deps/")}
@@ -117,6 +121,45 @@ def test_zip_layout_matches_the_run_options(msf_zip):
     flink_app = (REPO / "infra" / "iot_anomaly_infra" / "flink_app.py").read_text()
     for value in RUN_OPTIONS.values():
         assert f'"{value}"' in flink_app
+
+
+def msf_python() -> tuple[str, str] | None:
+    """(interpreter, extension suffix) of MSF's CPython on this machine, or None."""
+    exe = find_python(MSF_PYTHON)
+    if exe is None:
+        return None
+    code = "import importlib.machinery as m; print(m.EXTENSION_SUFFIXES[0])"
+    return exe, subprocess.run([exe, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def expected_compiled_core() -> set[str]:
+    """What the zip holds besides sources: the core compiled for MSF's Python (each compiled module,
+    mypyc's shared runtime, the record of the sources) when this machine has that Python, else none."""
+    found = msf_python()
+    if found is None:
+        return set()
+    suffix = found[1]
+    folder = "flink_job/core/detection"
+    record = f"{folder}/compiled{suffix.rsplit('.', 1)[0]}.json"
+    return {f"{folder}/{p.stem}{suffix}" for p in native.sources()} | {
+        f"flink_job/core/detection__mypyc{suffix}", record}
+
+
+def test_the_zips_compiled_core_loads_under_msf_python_and_was_built_from_the_zips_sources(app):
+    found = msf_python()
+    if found is None:
+        pytest.skip(f"no CPython {MSF_PYTHON} on this machine: the zip ships the core as pure Python")
+    code = ("import json; from flink_job.core import compiled; import flink_job.core.detection as d; "
+            "print(json.dumps([d.CORE, compiled.stale_modules(), "
+            "json.loads(compiled.record_path().read_text()), "
+            "{p.name: compiled.digest(p) for p in compiled.PACKAGE.glob('*.py')}]))")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    proc = subprocess.run([found[0], "-c", code], cwd=app, env={**env, "PYTHONPATH": str(app)},
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    core, stale, record, digests = json.loads(proc.stdout)
+    assert core == "compiled (mypyc)" and stale == []
+    assert record == {name: digest for name, digest in digests.items() if name not in native.NOT_COMPILED}
 
 
 def job_modules() -> set[str]:
@@ -265,6 +308,8 @@ def test_zip_runs_as_on_msf_and_events_flow_end_to_end(app, local_aws, tmp_path)
     start_line = next(x for x in res.stdout.splitlines() if x.startswith("iot-anomaly: starting"))
     assert f"pipeline.jars={(app / 'lib' / 'pyflink-dependencies.jar').as_uri()}" in start_line
     assert "store=timestream" in start_line
+    # this interpreter is the venv's, for which the zip holds no compiled core: the sources run
+    assert start_line.endswith("detection=pure Python"), start_line
 
     raw = archive_lines(aws, "raw/")
     dead = archive_lines(aws, "dead-letters/")

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from interpreters import find_python
+from localdev.interpreters import find_python
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from interpreters import find_python
+
+from localdev.interpreters import find_python
 
 REPO = Path(__file__).resolve().parents[2]
 CORE_FILES = sorted((REPO / "flink_job" / "core").rglob("*.py")) + [

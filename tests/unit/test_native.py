@@ -4,8 +4,9 @@ One scenario (a simulated fleet with every anomaly kind, then hostile values: Na
 huge and tiny magnitudes, a stuck run, a relearn request, a device whose sensors come and go) runs
 twice in subprocesses: once on the repository (compiled, when built) and once on a copy of its
 sources alone (pure Python). Every verdict field (floats as exact bit patterns) and every device's
-final state must be the same. ``make test`` builds the compiled modules first; without them the
-comparison would be pure against pure, so it is skipped.
+final state must be the same, for this interpreter's build and for the build for MSF's Python
+(3.12, which the MSF zip ships). ``make test`` builds both first; without a build the comparison
+would be pure against pure, so it is skipped.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 
 from flink_job.core import compiled
 from localdev import native
+from localdev.interpreters import find_python
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -78,22 +80,38 @@ SCENARIO = textwrap.dedent("""
 """)
 
 
-def run_scenario(root: Path) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    proc = subprocess.run([sys.executable, "-c", SCENARIO], cwd=root, env=env, capture_output=True,
-                          text=True, timeout=600)
+def run_scenario(root: Path, python: str = sys.executable) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
+    proc = subprocess.run([python, "-c", SCENARIO], cwd=root, env={**env, "PYTHONPATH": str(root)},
+                          capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.skipif(not native.built(), reason="the core is not compiled (python -m localdev.native)")
-def test_compiled_core_decides_exactly_what_its_source_decides(tmp_path):
+def interpreter(version: str | None) -> str:
+    """This interpreter (None), or CPython ``version`` when this machine has one and the core is
+    built for it (``localdev.native --python``); else the test is skipped, saying which is missing."""
+    if version is None:
+        if not native.built():
+            pytest.skip("the core is not compiled (python -m localdev.native)")
+        return sys.executable
+    exe = find_python(version)
+    if exe is None:
+        pytest.skip(f"no CPython {version} on this machine")
+    if not native.built(f".cpython-{version.replace('.', '')}-*.so"):
+        pytest.skip(f"the core is not compiled for Python {version} (make native-msf)")
+    return exe
+
+
+@pytest.mark.parametrize("version", [None, "3.12"], ids=["this-python", "msf-python-3.12"])
+def test_compiled_core_decides_exactly_what_its_source_decides(tmp_path, version):
+    python = interpreter(version)
     pure_root = tmp_path / "pure"
     for package in ("flink_job", "localdev"):
         shutil.copytree(REPO / package, pure_root / package,
                         ignore=shutil.ignore_patterns("*.so", "__pycache__"))
-    compiled = run_scenario(REPO)
-    pure = run_scenario(pure_root)
+    compiled = run_scenario(REPO, python)
+    pure = run_scenario(pure_root, python)
     assert compiled["compiled"] and not pure["compiled"]
     assert len(pure["out"]) > 9000
     alerts = sum(1 for row in pure["out"][:-1] for part in row[3].values() if part[5])
@@ -136,3 +154,23 @@ def test_a_source_changed_behind_an_old_mtime_still_refuses(tmp_path):
     os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     proc = refusal(root)
     assert proc.returncode != 0 and "ewma.py" in proc.stderr
+
+
+@pytest.mark.skipif(not native.built(), reason="the core is not compiled (python -m localdev.native)")
+def test_compiled_modules_that_cannot_load_leave_the_sources_to_run(tmp_path):
+    """Modules built for another machine (here: the shared runtime replaced by bytes no loader takes)
+    are no reason to fail the job: the package imports its sources and says why in ``CORE``."""
+    root = tmp_path / "tree"
+    shutil.copytree(REPO / "flink_job", root / "flink_job", ignore=shutil.ignore_patterns("__pycache__"))
+    runtime = root / "flink_job" / "core" / f"detection__mypyc{compiled.extension_suffix()}"
+    runtime.write_bytes(b"\x7fELF not for this machine")
+    code = ("import flink_job.core.detection as d, flink_job.core.detection.ewma as e; "
+            "from flink_job.core.detection.device import DeviceMonitor; print(d.CORE); print(e.__file__)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    core, ewma = proc.stdout.splitlines()
+    assert core.startswith("pure Python (the compiled modules did not load: ImportError:"), core
+    assert str(runtime) in core
+    assert ewma == str(root / "flink_job" / "core" / "detection" / "ewma.py")
+    assert refusal(REPO).returncode == 0  # the repository's own build is untouched and loads
