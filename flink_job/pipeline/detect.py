@@ -44,6 +44,7 @@ from flink_job.core.detection.monitor import SeriesMonitor, Verdict
 from flink_job.core.detection.order import aside_reason, behind_ms
 from flink_job.core.outputs import Anomaly, ScoredReading
 from flink_job.pipeline.outputs import ALERT_PAIR_TYPE, READING_TYPE, bucket_of, to_row
+from flink_job.pipeline.state_commit import pipeline_commits
 
 LOG = logging.getLogger(__name__)
 END_OF_TIME = 2**63 - 1
@@ -233,6 +234,9 @@ class DetectAnomalies(KeyedProcessFunction):
 
     def open(self, runtime_context: RuntimeContext) -> None:
         _CONFIGS.update(detection=self._detection, thresholds=self._thresholds, baseline=self._baseline)
+        if not pipeline_commits(getattr(runtime_context, "_keyed_state_backend", None)):
+            LOG.warning("detection: PyFlink's keyed state backend is not the one state_commit knows; "
+                        "its bundle ends commit state one request at a time")
         self._devices_state = runtime_context.get_map_state(
             MapStateDescriptor("devices", Types.STRING(), Types.PICKLED_BYTE_ARRAY()))
         self._schedule_state = runtime_context.get_state(
@@ -260,9 +264,14 @@ class DetectAnomalies(KeyedProcessFunction):
         if self._buckets is None:
             return
         bucket = key[0] if isinstance(key, Row) else key
-        for device_id in [d for d in sched.devices if device_bucket(d, self._buckets) != bucket]:
+        moved = [d for d in sched.devices if device_bucket(d, self._buckets) != bucket]
+        for device_id in moved:
             del sched.devices[device_id]
             self._devices_state.remove(device_id)  # the live object, if any, is the new bucket's
+        if moved:
+            LOG.warning("detection bucket %s: %d restored devices (e.g. %s) belong to another bucket now "
+                        "(pipeline.detection_buckets=%d changed?): their baselines start afresh",
+                        bucket, len(moved), moved[0], self._buckets)
 
     def _device(self, device_id: str) -> DeviceMonitors | None:
         """The live device, else its state in the current bucket. PyFlink drops a state's object when a
