@@ -156,9 +156,11 @@ class PipelineConfig:
         "touched buckets' state, so this bounds its cost however often batches come. A batch sent early "
         "for a static threshold breach ends its bundle at once: three in a row, then one per this gap")
     detection_buckets: int = setting(
-        256, "devices are spread over this many keys for detection: one element into Python and one "
-        "keyed-state commit carry a bucket's devices, not one device (a bucket is the unit of parallelism; "
-        "changing it on restore restarts the baselines of the devices that move to another bucket)")
+        64, "devices are spread over this many keys for detection: one element into Python and one "
+        "keyed-state commit carry a bucket's devices, not one device (a bucket is the unit of parallelism: "
+        "keep it a few times the parallelism you may scale to; changing it on restore restarts the "
+        "baselines of the devices that move to another bucket; it was 256 by default before: see "
+        "docs/deploy.md)")
     detector_cache_devices: int = setting(
         10_000, "devices whose live detectors a Python subtask keeps between bundles (~13 KB each; "
         "PyFlink re-reads and unpickles every other device's state once per bundle); 0: none")
