@@ -149,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--python", metavar="X.Y",
                     help="build for this CPython version of the machine instead (make package: 3.12)")
     args = ap.parse_args(argv)
-    if args.python:
+    if args.python is not None:
+        if not re.fullmatch(r"3\.[0-9]{1,2}", args.python):
+            ap.error(f"--python takes a CPython version such as 3.12, not {args.python!r}")
         return build_for(args.python)
     if args.clean:
         print(f"removed {clean() + clean('.cpython-*.so')} compiled modules")

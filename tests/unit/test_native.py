@@ -174,3 +174,28 @@ def test_compiled_modules_that_cannot_load_leave_the_sources_to_run(tmp_path):
     assert str(runtime) in core
     assert ewma == str(root / "flink_job" / "core" / "detection" / "ewma.py")
     assert refusal(REPO).returncode == 0  # the repository's own build is untouched and loads
+
+
+@pytest.mark.parametrize("bad", ["", "3", "python3.12", "3.12.1", "12"])
+def test_python_option_names_a_cpython_version(bad, capsys):
+    with pytest.raises(SystemExit) as exc:
+        native.main(["--python", bad])
+    assert exc.value.code == 2
+    assert "--python takes a CPython version such as 3.12" in capsys.readouterr().err
+
+
+def test_without_that_python_the_build_says_so_and_leaves_no_stale_modules(tmp_path, monkeypatch, capsys):
+    """No CPython of that version here: old modules for it are removed (a zip must not ship them)."""
+    monkeypatch.setattr(native, "find_python", lambda version: None)
+    leftover = native.PACKAGE / "zscore.cpython-39-x86_64-linux-gnu.so"
+    record = native.PACKAGE / "compiled.cpython-39-x86_64-linux-gnu.json"
+    leftover.write_bytes(b"")
+    record.write_text("{}")
+    try:
+        assert native.main(["--python", "3.9"]) == 0
+        assert not leftover.exists() and not record.exists()
+    finally:
+        leftover.unlink(missing_ok=True)
+        record.unlink(missing_ok=True)
+    out = capsys.readouterr().out
+    assert "no CPython 3.9 on this machine" in out and "removed 1 old modules" in out
