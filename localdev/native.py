@@ -56,12 +56,17 @@ def built(suffix: str | None = None) -> list[Path]:
 
 def current() -> bool:
     """True when every source is compiled for this interpreter, from the sources as they are now."""
-    try:
-        record = json.loads(compiled.record_path().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    todo = sources()
-    return len(built()) == len(todo) + 1 and record == {p.name: compiled.digest(p) for p in todo}
+    return len(built()) == len(sources()) + 1 and compiled.read_record() == source_digests()
+
+
+def source_digests() -> dict[str, str]:
+    """{name: sha256} of ``sources()`` as they are now: what a build records."""
+    return {p.name: compiled.digest(p) for p in sources()}
+
+
+def version_glob(version: str) -> str:
+    """A glob for the extension suffix of CPython ``version`` on any platform (e.g. 3.12)."""
+    return f".cpython-{version.replace('.', '')}-*.so"
 
 
 def clean(suffix: str | None = None) -> int:
@@ -85,7 +90,7 @@ def build() -> list[Path]:
     clean()
     todo = sources()
     # the digests of what is compiled, taken before compiling (an edit meanwhile then reads as stale)
-    digests = {p.name: compiled.digest(p) for p in todo}
+    digests = source_digests()
     cwd = Path.cwd()
     os.chdir(REPO)  # mypycify's paths and the C it generates are relative to the repository
     try:
@@ -120,7 +125,7 @@ def build_for(version: str) -> int:
     exe = find_python(version)
     if exe is None:
         # any platform's: a glob, as the exact suffix is the missing interpreter's to say
-        removed = clean(f".cpython-{version.replace('.', '')}-*.so")
+        removed = clean(version_glob(version))
         print(f"no CPython {version} on this machine (pyenv or PATH): the detection core for Python "
               f"{version} stays pure Python" + (f" (removed {removed} old modules)" if removed else ""))
         return 0

@@ -38,6 +38,14 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def read_record(suffix: str | None = None) -> dict[str, str]:
+    """{source name: sha256} of the build for one interpreter; {} when there is none (or unreadable)."""
+    try:
+        return json.loads(record_path(suffix).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def write_record(sources: dict[str, str]) -> None:
     record_path().write_text(json.dumps(sources, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
@@ -50,10 +58,7 @@ def stale_modules() -> list[str]:
     compiled = sorted(PACKAGE.glob("*" + suffix))
     if not compiled:
         return []
-    try:
-        built_from = json.loads(record_path(suffix).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        built_from = {}
+    built_from = read_record(suffix)
     out = []
     for module in compiled:
         source = PACKAGE / (module.name[: -len(suffix)] + ".py")

@@ -189,12 +189,8 @@ def _ledger_ids(aws) -> set[str]:  # noqa: ANN001 - LocalAws
     """Alert ids the ledger beside the archive holds (``connectors.alert_ledger``)."""
     s3 = aws.client("s3")
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=aws.archive_bucket)
-    return {
-        obj["Key"].rsplit("/", 1)[1]
-        for page in pages
-        for obj in page.get("Contents", ())
-        if obj["Key"].rsplit("/", 2)[-2:-1] == [LEDGER_PREFIX.rstrip("/")]
-    }
+    keys = [obj["Key"] for page in pages for obj in page.get("Contents", ())]
+    return {key.rpartition(LEDGER_PREFIX)[2] for key in keys if LEDGER_PREFIX in key}
 
 
 def _repeated(alerts: list[dict]) -> dict[str, int]:

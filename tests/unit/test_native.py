@@ -98,7 +98,7 @@ def interpreter(version: str | None) -> str:
     exe = find_python(version)
     if exe is None:
         pytest.skip(f"no CPython {version} on this machine")
-    if not native.built(f".cpython-{version.replace('.', '')}-*.so"):
+    if not native.built(native.version_glob(version)):
         pytest.skip(f"the core is not compiled for Python {version} (make native-msf)")
     return exe
 
