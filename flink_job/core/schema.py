@@ -163,7 +163,11 @@ class PipelineConfig:
         "docs/deploy.md)")
     detector_cache_devices: int = setting(
         10_000, "devices whose live detectors a Python subtask keeps between bundles (~13 KB each; "
-        "PyFlink re-reads and unpickles every other device's state once per bundle); 0: none")
+        "PyFlink re-reads and unpickles every other device's state once per bundle). With prompt bundle "
+        "ends (detection_bundle_linger_ms >= 0) a kept device's changes are written to keyed state before "
+        "each checkpoint, not at every bundle end (a device of another bucket with unwritten changes stays "
+        "kept beyond this size until its bucket's next batch); 0: none, every change written at its "
+        "bundle end")
     parallelism: int = setting(0, "job parallelism; 0: the cluster's default")
 
     def validate(self, group: str) -> None:

@@ -11,7 +11,12 @@ readings are judged in arrival order; one older than its device's newest is set 
 
 The pure-Python ``DeviceMonitor`` does the detection. A bucket's devices live in one MapState (device
 -> monitors; PyFlink writes a map's changes in one request per bundle), checkpointed; its schedule
-(each device's newest reading time and whether it is silent) is a small ValueState beside it. One
+(each device's newest reading time and whether it is silent) is a small ValueState beside it.
+Between bundles the live objects stay in the worker (``detector_cache_devices``). Behind the JVM's
+``MicroBatchBundleOperator`` (``write_at_flush``) a changed device is written to state only when
+that operator sends its bucket's state flush, ahead of each checkpoint barrier, or when the cache
+must let it go: at 10,000 devices a device has about one reading per bundle, and pickling its state
+at every bundle end cost more than detecting the reading. One
 event-time timer per bucket, at the earliest deadline of its devices (re-armed lazily when it fires,
 not moved per batch), raises a device's silence check and, much later, drops the state of a device
 that has disappeared (TTL done with a timer: PyFlink's state TTL bypasses its state cache and costs
@@ -218,6 +223,7 @@ class DetectAnomalies(KeyedProcessFunction):
         with_alerts: bool = False,
         cache_devices: int = 10_000,
         buckets: int | None = None,
+        write_at_flush: bool = False,
     ) -> None:
         self._detection = detection
         self._thresholds = thresholds
@@ -231,6 +237,12 @@ class DetectAnomalies(KeyedProcessFunction):
         self._schedule_state = None
         self._devices: OrderedDict[str, DeviceMonitors] = OrderedDict()
         self._schedules: dict[Any, Schedule] = {}
+        # Write-back (needs the cache to hold the changed devices): the JVM operator sends each bucket's
+        # state flush (an empty batch) before every checkpoint barrier, see the module docstring.
+        self._write_at_flush = write_at_flush and cache_devices > 0
+        self._unwritten: dict[Any, dict[str, DeviceMonitors]] = {}  # bucket -> devices changed since
+        self._unwritten_ids: set[str] = set()
+        self._unwritten_schedules: set = set()
 
     def open(self, runtime_context: RuntimeContext) -> None:
         _CONFIGS.update(detection=self._detection, thresholds=self._thresholds, baseline=self._baseline)
@@ -246,6 +258,7 @@ class DetectAnomalies(KeyedProcessFunction):
         self._last_input_ms = _wall_ms()
         self._devices = OrderedDict()
         self._schedules = {}
+        self._unwritten, self._unwritten_ids, self._unwritten_schedules = {}, set(), set()
 
     def _schedule(self, key: Any) -> Schedule | None:
         """The current bucket's schedule: the live object written to state (as for devices, below)."""
@@ -291,16 +304,65 @@ class DetectAnomalies(KeyedProcessFunction):
     def _keep(self, dev: DeviceMonitors) -> None:
         if self._cache_devices > 0:
             self._devices[dev.device_id] = dev
-            if len(self._devices) > self._cache_devices:
+            if len(self._devices) > self._cache_devices and not self._write_at_flush:
                 self._devices.popitem(last=False)  # the least recently seen; its state is written
+
+    def _changed(self, key: Any, dev: DeviceMonitors) -> None:
+        """``dev`` (of bucket ``key``, the current key) changed: written now, or at the bucket's flush."""
+        if self._write_at_flush:
+            self._unwritten.setdefault(key, {})[dev.device_id] = dev
+            self._unwritten_ids.add(dev.device_id)
+        else:
+            self._devices_state.put(dev.device_id, dev)
+
+    def _write_now(self, key: Any, dev: DeviceMonitors) -> None:
+        """Writes ``dev`` (of bucket ``key``, the current key) to state at once (timers: rare)."""
+        self._devices_state.put(dev.device_id, dev)
+        self._drop_unwritten(key, dev.device_id)
+
+    def _drop_unwritten(self, key: Any, device_id: str) -> None:
+        pending = self._unwritten.get(key)
+        if pending is not None and pending.pop(device_id, None) is not None:
+            self._unwritten_ids.discard(device_id)
+
+    def _write_unwritten(self, key: Any) -> None:
+        """Writes bucket ``key``'s changed devices and schedule (the current key's) to state."""
+        pending = self._unwritten.pop(key, None)
+        if pending:
+            for device_id, dev in pending.items():
+                self._devices_state.put(device_id, dev)
+            self._unwritten_ids.difference_update(pending)
+        if key in self._unwritten_schedules:
+            self._unwritten_schedules.discard(key)
+            sched = self._schedules.get(key)
+            if sched is not None:
+                self._schedule_state.update(sched)
+
+    def _trim(self, key: Any) -> None:
+        """Back to ``cache_devices`` live devices (write-back): the current bucket's changes are written
+        first; a device of another bucket with unwritten changes stays until its bucket's next batch."""
+        if len(self._devices) <= self._cache_devices:
+            return
+        self._write_unwritten(key)
+        for _ in range(len(self._devices)):
+            if len(self._devices) <= self._cache_devices:
+                return
+            device_id = next(iter(self._devices))
+            if device_id in self._unwritten_ids:
+                self._devices.move_to_end(device_id)
+            else:
+                del self._devices[device_id]
 
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context):
         self._last_input_ms = _wall_ms()
         key = ctx.get_current_key()
+        device_list, ts_list, names, flat = value[0], value[1], value[2], value[3]
+        if not device_list:  # the bucket's state flush (MicroBatchBundleOperator, before a checkpoint)
+            self._write_unwritten(key)
+            return
         sched = self._schedule(key)
         if sched is None:
             sched = self._schedules[key] = Schedule()
-        device_list, ts_list, names, flat = value[0], value[1], value[2], value[3]
         # one row of len(names) values per reading (DeviceMicroBatcher): a column per sensor name
         k = len(names)
         columns = {name: flat[j::k] for j, name in enumerate(names)}
@@ -320,7 +382,7 @@ class DetectAnomalies(KeyedProcessFunction):
                 rows += detect_batch(dev, [ts_list[i] for i in idx],
                                      {s: [vs[i] for i in idx] for s, vs in columns.items()},
                                      self._with_readings)
-            self._devices_state.put(device_id, dev)
+            self._changed(key, dev)
             # readings set aside (out of order) neither end a silence nor move its deadline
             if dev.last_ts >= 0 and (dev.last_ts != before or device_id not in sched.devices):
                 sched.devices[device_id] = [dev.last_ts, False]
@@ -334,7 +396,11 @@ class DetectAnomalies(KeyedProcessFunction):
             # this one is earlier (a new device): not a timer deleted and registered per batch.
             sched.silence_timer = earliest
             timers.register_event_time_timer(earliest)
-        self._schedule_state.update(sched)
+        if self._write_at_flush:
+            self._unwritten_schedules.add(key)
+            self._trim(key)
+        else:
+            self._schedule_state.update(sched)
         yield from self._out(rows)
 
     def _out(self, rows: Any):
@@ -361,11 +427,14 @@ class DetectAnomalies(KeyedProcessFunction):
         # device would look silent at once, so that is not a silence.
         elif ctx.timer_service().current_watermark() < END_OF_TIME:
             yield from self._on_silence_timer(timestamp, sched, ctx)
+        self._unwritten_schedules.discard(key)
         if sched.devices:
             self._schedule_state.update(sched)
         else:  # every device of the bucket is gone
             self._schedule_state.clear()
             self._schedules.pop(key, None)
+        if self._write_at_flush:
+            self._trim(key)
 
     def _on_silence_timer(self, timestamp: int, sched: Schedule,
                           ctx: KeyedProcessFunction.OnTimerContext):
@@ -374,6 +443,7 @@ class DetectAnomalies(KeyedProcessFunction):
         if timestamp == sched.silence_timer:
             sched.silence_timer = 0
         timeout = self._detection.silence_timeout_ms
+        key = ctx.get_current_key()
         for device_id, entry in list(sched.devices.items()):
             last_ts, silent = entry
             if not silent and last_ts + timeout <= timestamp:
@@ -382,13 +452,14 @@ class DetectAnomalies(KeyedProcessFunction):
                     del sched.devices[device_id]
                     continue
                 row = silence_row(dev, last_ts + timeout, "")
-                self._devices_state.put(device_id, dev)
+                self._write_now(key, dev)
                 entry[1] = silent = True
                 if row is not None:
                     yield row
             if silent and last_ts + self._ttl_ms <= timestamp:  # gone for longer than the state TTL
                 self._devices_state.remove(device_id)
                 self._devices.pop(device_id, None)
+                self._drop_unwritten(key, device_id)
                 del sched.devices[device_id]
         nxt = sched.next_deadline(timeout, self._ttl_ms)
         if nxt is not None and (sched.silence_timer == 0 or nxt < sched.silence_timer):
@@ -409,7 +480,7 @@ class DetectAnomalies(KeyedProcessFunction):
                 if dev is None:
                     continue
                 row = silence_row(dev, now, why)
-                self._devices_state.put(device_id, dev)
+                self._write_now(ctx.get_current_key(), dev)
                 all_silent &= all(m.silence.silent for m in dev.monitors.values())
                 if row is not None and row.alert:  # the onset only; open until a reading arrives
                     yield row
@@ -463,11 +534,17 @@ def _by_device(device_list: list[str]) -> dict[str, list[int] | None]:
 
 def device_bucket(device_id: str, buckets: int) -> int:
     """The device's detection bucket as the JVM batcher computes it (``DeviceMicroBatcher.bucketOf``):
-    Java's String.hashCode over UTF-16 code units, floor-modulo ``buckets``."""
+    Java's String.hashCode over UTF-16 code units, mixed by murmur3's 32-bit finaliser, floor-modulo
+    ``buckets``."""
     h = 0
     units = device_id.encode("utf-16-be")
     for i in range(0, len(units), 2):
         h = (31 * h + (units[i] << 8 | units[i + 1])) & 0xFFFFFFFF
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & 0xFFFFFFFF
+    h ^= h >> 16
     return (h - (1 << 32) if h >> 31 else h) % buckets
 
 

@@ -171,14 +171,15 @@ def detect_stage(batches: DataStream, cfg: AppConfig) -> DataStream:
     with_readings = cfg.sinks.timeseries_store != "none" and cfg.sinks.timestream_mode == "readings"
     with_alerts = bool(cfg.sinks.alerts_topic_arn or cfg.sinks.metrics_namespace)
     p = cfg.pipeline
+    prompt = p.detection_bundle_linger_ms >= 0  # MicroBatchBundleOperator: it sends the state flushes
     detect = DetectAnomalies(
         cfg.detection, cfg.thresholds, p.state_ttl_hours, with_readings, cfg.baseline, with_alerts,
-        p.detector_cache_devices, p.detection_buckets,
+        p.detector_cache_devices, p.detection_buckets, write_at_flush=prompt,
     )
     keyed = keyed_pairs(batches, Types.INT())
-    detected = (keyed.process(detect, ANOMALY_TYPE) if p.detection_bundle_linger_ms < 0 else
-                prompt_keyed_process(keyed, detect, ANOMALY_TYPE, p.detection_bundle_linger_ms,
-                                     p.detection_bundle_gap_ms))
+    detected = (prompt_keyed_process(keyed, detect, ANOMALY_TYPE, p.detection_bundle_linger_ms,
+                                     p.detection_bundle_gap_ms) if prompt else
+                keyed.process(detect, ANOMALY_TYPE))
     detected = (
         detected
         .name("detect-anomalies")

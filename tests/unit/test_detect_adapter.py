@@ -7,8 +7,10 @@ import logging
 import math
 import pickle
 import random
+from collections import Counter
 from pathlib import Path
 
+import pytest
 from pyflink.common import Row
 
 from flink_job.core.detection.config import DetectionConfig, ThresholdConfig
@@ -212,7 +214,7 @@ class _Bundled:
     (Flink key, map key); a ValueState is the map key None."""
 
     def __init__(self, key: list) -> None:
-        self.key, self.store, self.pending, self.reads = key, {}, {}, 0
+        self.key, self.store, self.pending, self.reads, self.puts = key, {}, {}, 0, 0
 
     def get(self, map_key=None):
         k = (self.key[0], map_key)
@@ -224,6 +226,7 @@ class _Bundled:
         return pickle.loads(self.store[k])
 
     def put(self, map_key, value) -> None:
+        self.puts += 1
         self.pending[(self.key[0], map_key)] = value
 
     def remove(self, map_key=None) -> None:
@@ -279,12 +282,14 @@ class _Operator:
     """DetectAnomalies on stand-ins for its keyed states; ``bucket`` and ``commit`` as Flink would."""
 
     def __init__(self, cache_devices: int = 10_000, ttl_hours: int = 24, buckets: int | None = None,
-                 thresholds: ThresholdConfig = TH) -> None:
+                 thresholds: ThresholdConfig = TH, write_at_flush: bool = False) -> None:
         from flink_job.pipeline.detect import DetectAnomalies
 
         self.key: list = [0]
         self.devices, self.schedules, self.timers = _Bundled(self.key), _Bundled(self.key), []
-        self.fn = DetectAnomalies(DET, thresholds, ttl_hours, cache_devices=cache_devices, buckets=buckets)
+        self.unflushed: dict[int, None] = {}  # buckets with a batch since the last flush (as the JVM)
+        self.fn = DetectAnomalies(DET, thresholds, ttl_hours, cache_devices=cache_devices, buckets=buckets,
+                                  write_at_flush=write_at_flush)
         states = self
 
         class Runtime:
@@ -303,6 +308,8 @@ class _Operator:
         names = list(dict.fromkeys(s for r in batch for s in r[2]))
         flat = [r[2].get(s, NAN) for r in batch for s in names]
         value = Row([r[0] for r in batch], [r[1] for r in batch], names, flat)
+        if batch:
+            self.unflushed[bucket] = None
         return list(self.fn.process_element(value, _Context(self.key, self.timers)))
 
     def fire(self, bucket: int, timestamp: int, processing: bool = False) -> list:
@@ -315,6 +322,17 @@ class _Operator:
     def commit(self) -> None:
         self.devices.commit()
         self.schedules.commit()
+
+    def checkpoint(self) -> None:
+        """As MicroBatchBundleOperator before a barrier: a state flush (an empty batch) for every bucket
+        with a batch since the last, then the bundle end."""
+        for bucket in list(self.unflushed):
+            assert self.process(bucket, []) == []
+        self.unflushed.clear()
+        self.commit()
+
+    def checkpointed(self) -> dict:
+        return {k: pickle.loads(v).to_state() for k, v in self.devices.store.items()}
 
 
 def _readings(rng: random.Random, device: str, start: int, n: int = 5) -> list:
@@ -358,6 +376,79 @@ def test_beyond_its_size_the_least_recently_seen_device_is_read_back_from_state(
     assert small[2] == uncached[2]
     assert [(r.device_id, r.ts_ms, r.score) for r in small[0]] == [
         (r.device_id, r.ts_ms, r.score) for r in uncached[0]]
+
+
+def _run_checkpointed(write_at_flush: bool, cache_devices: int = 100, devices: int = 6, buckets: int = 2,
+                      bundles: int = 30) -> tuple[list, list, _Operator, int]:
+    """Every device one batch per bundle, a checkpoint every 7 bundles: (rows, each checkpoint's device
+    states, the operator, the most live devices it held at a bundle end)."""
+    op = _Operator(cache_devices, write_at_flush=write_at_flush)
+    rng, rows, checkpoints, most = random.Random(5), [], [], 0
+    for b in range(bundles):
+        for bucket in range(buckets):
+            batch = [r for d in range(bucket, devices, buckets) for r in _readings(rng, f"m-{d}", b * 5000)]
+            if b == 20 and bucket == 1:
+                batch[2][2]["temperature"] = 130.0  # a critical breach of m-1: one onset
+            rows += op.process(bucket, batch)
+        most = max(most, len(op.fn._devices))
+        op.commit()
+        if b % 7 == 6:
+            op.checkpoint()
+            checkpoints.append(op.checkpointed())
+    return rows, checkpoints, op, most
+
+
+def test_written_at_the_state_flushes_each_checkpoint_holds_what_writing_every_bundle_end_does():
+    through_rows, through, through_op, _ = _run_checkpointed(write_at_flush=False)
+    back_rows, back, back_op, _ = _run_checkpointed(write_at_flush=True)
+    assert len(back) == 4 and back == through and all(len(c) == 6 for c in back)
+    assert [tuple(r) for r in back_rows] == [tuple(r) for r in through_rows]
+    assert any(r.alert for r in back_rows)
+    assert through_op.devices.puts == 6 * 30  # every device at every bundle end
+    assert back_op.devices.puts == 6 * 4  # every device once per checkpoint
+
+
+def test_between_state_flushes_a_bundle_end_writes_no_device_and_a_flush_only_its_own_bucket():
+    op = _Operator(write_at_flush=True)
+    rng = random.Random(3)
+    for w in range(5):
+        op.process(0, _readings(rng, "a-1", w * 5000))
+        op.process(1, _readings(rng, "b-2", w * 5000))
+        op.commit()
+    assert op.devices.store == {} and op.devices.puts == 0
+    assert op.process(1, []) == []  # bucket 1's flush
+    op.commit()
+    assert set(op.devices.store) == {(1, "b-2")} and (1, None) in op.schedules.store
+    op.checkpoint()
+    assert set(op.devices.store) == {(0, "a-1"), (1, "b-2")} and op.devices.puts == 2
+
+
+def test_written_at_flushes_a_cache_smaller_than_the_fleet_still_checkpoints_every_change():
+    """Letting a device go writes it first (its bucket's changes, under its own key); a device of
+    another bucket with unwritten changes stays live, beyond the cache size, until it can be."""
+    fleet = {"cache_devices": 2, "devices": 9, "buckets": 3}
+    through_rows, through, _, _ = _run_checkpointed(write_at_flush=False, **fleet)
+    back_rows, back, back_op, most = _run_checkpointed(write_at_flush=True, **fleet)
+    assert back == through and all(len(c) == 9 for c in back)
+    assert [tuple(r) for r in back_rows] == [tuple(r) for r in through_rows]
+    assert most <= 2 + 3 * 2  # the cache, and the unwritten devices of the two other buckets
+    assert back_op.devices.reads > 0  # devices were let go and read back
+
+
+def test_a_restore_from_a_checkpoint_written_at_flushes_goes_on_as_the_running_operator():
+    rng = random.Random(8)
+    batches = [_readings(rng, "a-1", w * 5000) + _readings(rng, "b-2", w * 5000) for w in range(80)]
+    running = _Operator(write_at_flush=True)
+    for w in range(40):
+        running.process(1, batches[w])
+        running.commit()
+    running.checkpoint()
+    restored = _Operator(write_at_flush=True)
+    restored.devices.store = dict(running.devices.store)
+    restored.schedules.store = dict(running.schedules.store)
+    rest_running = [tuple(r) for w in range(40, 80) for r in running.process(1, batches[w])]
+    rest_restored = [tuple(r) for w in range(40, 80) for r in restored.process(1, batches[w])]
+    assert rest_restored == rest_running and restored.devices.reads == 2
 
 
 def test_devices_sharing_a_bucket_and_a_batch_are_scored_as_if_each_had_its_own():
@@ -415,9 +506,11 @@ def test_any_named_measurements_are_detected_by_name_in_a_mixed_batch():
     assert state["mill-3"] == {f"m{j}" for j in range(64)}
 
 
-def test_one_timer_per_bucket_raises_each_silent_device_at_its_own_deadline_then_drops_its_state():
+@pytest.mark.parametrize("write_at_flush", [False, True])
+def test_one_timer_per_bucket_raises_each_silent_device_at_its_own_deadline_then_drops_its_state(
+        write_at_flush: bool):
     timeout, ttl = DET.silence_timeout_ms, 3_600_000
-    op = _Operator(ttl_hours=1)
+    op = _Operator(ttl_hours=1, write_at_flush=write_at_flush)
     rng = random.Random(2)
     for w in range(30):  # a-1 stops after 100 s; b-2 goes on
         op.process(0, (_readings(rng, "a-1", w * 5000) if w < 20 else []) + _readings(rng, "b-2", w * 5000))
@@ -434,12 +527,12 @@ def test_one_timer_per_bucket_raises_each_silent_device_at_its_own_deadline_then
     op.commit()
     assert op.fire(0, 149_000 + timeout)[0].device_id == "b-2"  # b-2 silent in its turn
     assert op.timers[-1] == ("event", last_a + ttl)  # then a-1's state expiry
-    op.commit()
+    op.checkpoint()
     assert op.fire(0, last_a + ttl) == []
-    op.commit()
+    op.checkpoint()
     assert set(op.devices.store) == {(0, "b-2")}  # a-1's state is gone, b-2's stays until its TTL
     assert op.fire(0, 149_000 + ttl) == []
-    op.commit()
+    op.checkpoint()
     assert op.devices.store == {} and op.schedules.store == {}  # the bucket is empty: nothing kept
 
 
@@ -483,6 +576,18 @@ def test_a_device_bucket_is_the_one_the_jvm_batcher_computes():
             if not line.startswith("#")]
     assert len(rows) > 50 and any(int(b) != 0 for _, n, b in rows if int(n) > 1)
     assert [device_bucket(d, int(n)) for d, n, _ in rows] == [int(b) for _, _, b in rows]
+
+
+def test_a_fleet_of_serial_numbered_devices_spreads_evenly_over_the_buckets():
+    """Ids that differ only in their last characters (machine-0000, machine-0001, ...) used to crowd a
+    few buckets (String.hashCode keeps them in its low bits): 1 to 38 devices per bucket of 64."""
+    from flink_job.pipeline.detect import device_bucket
+
+    for pattern, n in (("machine-{:04d}", 1_000), ("dev-{}", 10_000), ("press.{:05d}", 3_000)):
+        counts = Counter(device_bucket(pattern.format(i), 64) for i in range(n))
+        mean = n / 64
+        spread = sorted(counts.values())
+        assert len(counts) == 64 and spread[-1] < 1.7 * mean and spread[0] > 0.5 * mean, (pattern, spread)
 
 
 def test_after_the_bucket_count_changes_a_moved_device_is_started_afresh_not_reported_silent():

@@ -9,6 +9,9 @@ import org.apache.flink.streaming.api.operators.python.process.ExternalPythonKey
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.types.Row;
 
+import java.util.LinkedHashSet;
+import java.util.Set;
+
 /**
  * PyFlink's keyed Python operator, ending each bundle soon after its first element: the detection
  * operator behind {@link DeviceMicroBatcher}.
@@ -31,6 +34,13 @@ import org.apache.flink.types.Row;
  * {@code minGapMs} (an excursion that makes every batch urgent falls back to the gap, so bundle ends
  * per second stay bounded); with {@code minGapMs} 0 every urgent batch ends its bundle.
  *
+ * <p>Before each checkpoint (and when the input ends) it sends, ahead of the bundle end that
+ * precedes the barrier, one state flush ({@link DeviceMicroBatcher#stateFlush}: the bucket and an
+ * empty batch) for every key that received a batch since the last one. The Python detectors keep a
+ * device's live state between bundles and write it to keyed state only then (or when they must let
+ * it go), not at every bundle end: a bundle end then commits the touched buckets' schedules and the
+ * few devices written early, and a checkpoint still holds every device as of the barrier.
+ *
  * <p>{@link #copy} keeps the class: PyFlink's chaining optimizer fuses a following Python function
  * into this operator through it.
  */
@@ -43,6 +53,9 @@ public class MicroBatchBundleOperator<OUT> extends ExternalPythonKeyedProcessOpe
 
     /** Urgent ends in hand when none was used for a while: the breaches of a few devices at once. */
     static final int URGENT_BURST = 3;
+
+    /** Keys (buckets) with a batch since the last state flush, in arrival order. */
+    private transient Set<Row> unflushed;
 
     /** A bundle end is scheduled (a processing-time callback is pending). */
     private transient boolean endPending;
@@ -89,6 +102,7 @@ public class MicroBatchBundleOperator<OUT> extends ExternalPythonKeyedProcessOpe
     @Override
     public void open() throws Exception {
         endPending = false;
+        unflushed = new LinkedHashSet<>();
         super.open();
         urgentCredit = URGENT_BURST;
         creditAt = getProcessingTimeService().getCurrentProcessingTime();
@@ -97,6 +111,7 @@ public class MicroBatchBundleOperator<OUT> extends ExternalPythonKeyedProcessOpe
     @Override
     public void processElement(StreamRecord<Row> element) throws Exception {
         super.processElement(element);
+        unflushed.add((Row) getCurrentKey());
         if (isBundleFinished()) { // ended by size already
             return;
         }
@@ -112,6 +127,26 @@ public class MicroBatchBundleOperator<OUT> extends ExternalPythonKeyedProcessOpe
         endPending = true;
         // runs in the task's mailbox, between elements: no race with processElement
         getProcessingTimeService().registerTimer(at, timestamp -> endBundle());
+    }
+
+    @Override
+    public void prepareSnapshotPreBarrier(long checkpointId) throws Exception {
+        sendStateFlushes();
+        super.prepareSnapshotPreBarrier(checkpointId); // ends the bundle: the writes are committed
+    }
+
+    @Override
+    public void finish() throws Exception {
+        sendStateFlushes();
+        super.finish();
+    }
+
+    private void sendStateFlushes() throws Exception {
+        for (Row key : unflushed) {
+            setCurrentKey(key);
+            super.processElement(new StreamRecord<>(DeviceMicroBatcher.stateFlush(key.getField(0))));
+        }
+        unflushed.clear();
     }
 
     private boolean takeUrgentEnd(long now) {

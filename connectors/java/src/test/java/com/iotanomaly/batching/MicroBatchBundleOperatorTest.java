@@ -36,6 +36,7 @@ public class MicroBatchBundleOperatorTest {
     private static final class CountingRunner implements PythonFunctionRunner {
         volatile int elements;
         volatile int flushes;
+        volatile int elementsAtLastFlush;
 
         @Override public void open(ReadableConfig config) {}
         @Override public void close() {}
@@ -47,7 +48,7 @@ public class MicroBatchBundleOperatorTest {
             Thread.sleep(2);
             return Tuple3.of(null, new byte[0], 0);
         }
-        @Override public void flush() { flushes++; }
+        @Override public void flush() { flushes++; elementsAtLastFlush = elements; }
     }
 
     /** The operator with the counting runner in place of a Python worker. */
@@ -65,6 +66,18 @@ public class MicroBatchBundleOperatorTest {
         public PythonFunctionRunner createPythonFunctionRunner() {
             runner = new CountingRunner();
             return runner;
+        }
+
+        /** The keys set, in order: the harness sets each element's, the operator its flushes'. */
+        transient java.util.List<Object> keys;
+
+        @Override
+        public void setCurrentKey(Object key) {
+            if (keys == null) {
+                keys = new java.util.ArrayList<>();
+            }
+            keys.add(key);
+            super.setCurrentKey(key);
         }
     }
 
@@ -193,6 +206,31 @@ public class MicroBatchBundleOperatorTest {
             h.setProcessingTime(10_000 + LINGER);
             h.setProcessingTime(20_000);
             assertEquals(1, operator.runner.flushes); // one per bundle, no empty ones after it
+        }
+    }
+
+    @Test
+    public void beforeEachBarrierEveryBucketWithABatchSinceTheLastGetsOneStateFlushInTheClosingBundle()
+            throws Exception {
+        try (KeyedOneInputStreamOperatorTestHarness<Row, Row, Row> h = harness()) {
+            h.processElement(batch(1));
+            h.processElement(batch(2));
+            h.processElement(batch(1));
+            operator.keys.clear();
+            h.prepareSnapshotPreBarrier(1);
+            assertEquals(java.util.Arrays.asList(Row.of(1), Row.of(2)), operator.keys); // one each, in order
+            assertEquals(5, operator.runner.elements);
+            assertEquals(1, operator.runner.flushes); // the bundle ends after the flushes, before the barrier
+            assertEquals(5, operator.runner.elementsAtLastFlush);
+            h.prepareSnapshotPreBarrier(2); // nothing since: no flush sent
+            assertEquals(5, operator.runner.elements);
+            h.processElement(batch(3));
+            operator.keys.clear();
+            h.endInput();
+            operator.finish(); // the input ended: its last batches' buckets are flushed too
+            assertEquals(java.util.Collections.singletonList(Row.of(3)), operator.keys);
+            assertEquals(7, operator.runner.elements);
+            assertEquals(7, operator.runner.elementsAtLastFlush);
         }
     }
 
