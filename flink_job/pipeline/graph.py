@@ -8,7 +8,7 @@ raw records (Kinesis, or a recorded file for replays), event time + watermarks p
      -> micro-batches per bucket of devices (JVM, arrival order) -> DetectAnomalies (Python, keyed state)
           -> anomalies (S3), Timestream anomalies table
           -> alert onsets (side output, keyed in the JVM) -> SNS, CloudWatch counts
-     -> 1-minute statistics per series (JVM)      -> Timestream readings table
+        -> 1-minute statistics per series (JVM, from the same batches) -> Timestream readings table
 """
 
 from __future__ import annotations
@@ -121,8 +121,9 @@ def window_stage(
     timeout 0): a batch is large and there are a few hundred a second, while a partly filled network
     buffer would otherwise wait up to Flink's 100 ms for its flusher.
     The statistics (``WindowStatistics``: count, mean, min, max, stddev per series and tumbling
-    ``aggregate_window_s`` window, keyed by device) leave when the watermark passes a window's end;
-    their rows carry ``WindowStats``' fields, by name (the sinks read them so).
+    ``aggregate_window_s`` window) are computed from the same batches, keyed by bucket (one element
+    per batch, not a shuffle per reading), and leave when the watermark passes a window's end; their
+    rows carry ``WindowStats``' fields, by name (the sinks read them so).
     """
     gateway = get_gateway()
     urgent = thresholds.configured_sensors()
@@ -144,11 +145,12 @@ def window_stage(
     batches = DataStream(j_batches)  # (bucket, batch) pairs, keyed in detect_stage
     stats = gateway.jvm.com.iotanomaly.aggregates.WindowStatistics
     j_aggregates = (
-        j_readings.keyBy(stats.byDevice())
+        j_batches.keyBy(stats.byBucket())
         .process(stats(int(p.aggregate_window_s) * 1000), stats.outputType())
         .name("window-statistics")
-        # keyed by device since this uid (before: the SQL window aggregate's generated uid); docs/deploy.md
-        .uid("window-statistics")
+        # keyed by bucket, from the batches, since this uid (before: "window-statistics", keyed by
+        # device, from every reading; before that the SQL window aggregate's generated uid); docs/deploy.md
+        .uid("window-statistics-by-bucket")
     )
     return batches, DataStream(j_aggregates)
 

@@ -15,22 +15,27 @@ import org.apache.flink.util.Collector;
 
 /**
  * Tumbling event-time statistics per series (device, sensor): count, mean, min, max and population
- * standard deviation of each window, keyed by device, in the JVM.
+ * standard deviation of each window, in the JVM, computed from the detection micro-batches.
  *
- * <p>Input: the parse step's on-time readings, {@code Row(device_id, ts, sensors)} with {@code
- * sensors} as {@code Row(sensor, v)} rows (any names; null names or values skipped), keyed by {@link
- * #byDevice}. Output ({@link #outputType}), one row per sensor a device reported in a window, when
- * the watermark passes the window's end: {@code (device_id, sensor, start_ms, n, mean, min_value,
- * max_value, stddev)}, the fields of {@code flink_job.core.outputs.WindowStats}, by name. Windows are
- * aligned to the epoch (UTC). Mean and variance are Welford's running ones (a constant series has a
- * standard deviation of exactly 0, not the rounding noise of a sum of squares).
+ * <p>Input: {@link com.iotanomaly.batching.DeviceMicroBatcher}'s output, {@code Row(bucket, batch)}
+ * with the batch's aligned arrays (device_list, ts_list, name_list, value_list: one row of values per
+ * reading, NaN or null where a reading did not report a name), keyed by {@link #byBucket}. Keyed by
+ * device, every reading crossed a shuffle of its own and updated its device's state (a state read
+ * and write per reading, serialised on RocksDB); the batches already hold a bucket's readings, so one
+ * element and one state update per window carry them all. Output ({@link #outputType}), one row per
+ * sensor a device reported in a window, when the watermark passes the window's end: {@code
+ * (device_id, sensor, start_ms, n, mean, min_value, max_value, stddev)}, the fields of {@code
+ * flink_job.core.outputs.WindowStats}, by name. Windows are aligned to the epoch (UTC). Mean and
+ * variance are Welford's running ones (a constant series has a standard deviation of exactly 0, not
+ * the rounding noise of a sum of squares).
  *
- * <p>State: per device, its open windows (start -> sensor -> {n, mean, M2, min, max}) and one
- * event-time timer per open window; a window's state is dropped when it fires. A reading whose
- * window already fired cannot reach this operator in order (the parse step lists readings at or
- * behind the watermark as late); were one to, it is ignored rather than reopening the window.
+ * <p>State: per bucket, its open windows (start -> device -> sensor -> {n, mean, M2, min, max}) and
+ * one event-time timer per open window; a window's state is dropped when it fires. The batcher holds
+ * a watermark until the readings before it have left, and the parse step lists readings at or behind
+ * the watermark as late, so a reading whose window already fired cannot arrive; were one to, it is
+ * ignored rather than reopening the window.
  */
-public class WindowStatistics extends KeyedProcessFunction<String, Row, Row> {
+public class WindowStatistics extends KeyedProcessFunction<Integer, Row, Row> {
 
     private static final long serialVersionUID = 1L;
     private static final int N = 0;
@@ -40,7 +45,7 @@ public class WindowStatistics extends KeyedProcessFunction<String, Row, Row> {
     private static final int MAX = 4;
 
     private final long windowMs;
-    private transient MapState<Long, Map<String, double[]>> windows;
+    private transient MapState<Long, Map<String, Map<String, double[]>>> windows;
 
     public WindowStatistics(long windowMs) {
         if (windowMs < 1) {
@@ -49,17 +54,17 @@ public class WindowStatistics extends KeyedProcessFunction<String, Row, Row> {
         this.windowMs = windowMs;
     }
 
-    /** The key: a reading's device_id (field 0). */
-    public static KeySelector<Row, String> byDevice() {
-        return new DeviceKey();
+    /** The key: a batch's bucket (field 0 of the batcher's {@code Row(bucket, batch)}). */
+    public static KeySelector<Row, Integer> byBucket() {
+        return new BucketKey();
     }
 
-    private static final class DeviceKey implements KeySelector<Row, String> {
+    private static final class BucketKey implements KeySelector<Row, Integer> {
         private static final long serialVersionUID = 1L;
 
         @Override
-        public String getKey(Row reading) {
-            return (String) reading.getField(0);
+        public Integer getKey(Row pair) {
+            return (Integer) pair.getField(0);
         }
     }
 
@@ -73,38 +78,61 @@ public class WindowStatistics extends KeyedProcessFunction<String, Row, Row> {
 
     @Override
     public void open(OpenContext openContext) throws Exception {
-        windows = getRuntimeContext().getMapState(new MapStateDescriptor<>(
-                "windows", Types.LONG, Types.MAP(Types.STRING, PrimitiveArrayTypeInfo.DOUBLE_PRIMITIVE_ARRAY_TYPE_INFO)));
+        windows = getRuntimeContext().getMapState(new MapStateDescriptor<>("windows", Types.LONG,
+                Types.MAP(Types.STRING, Types.MAP(Types.STRING, PrimitiveArrayTypeInfo.DOUBLE_PRIMITIVE_ARRAY_TYPE_INFO))));
     }
 
     @Override
-    public void processElement(Row reading, Context ctx, Collector<Row> out) throws Exception {
-        long ts = (Long) reading.getField(1);
-        long start = ts - Math.floorMod(ts, windowMs);
-        long fireAt = start + windowMs - 1;
-        if (fireAt <= ctx.timerService().currentWatermark()) {
-            return; // its window has fired already (see the class doc)
+    public void processElement(Row pair, Context ctx, Collector<Row> out) throws Exception {
+        Object batch = pair.getField(1);
+        if (!(batch instanceof Row)) {
+            return;
         }
-        Map<String, double[]> window = windows.get(start);
-        if (window == null) {
-            window = new HashMap<>();
-            ctx.timerService().registerEventTimeTimer(fireAt);
+        Row b = (Row) batch;
+        String[] devices = (String[]) b.getField(0);
+        Long[] ts = (Long[]) b.getField(1);
+        String[] names = (String[]) b.getField(2);
+        Double[] values = (Double[]) b.getField(3);
+        if (devices == null || ts == null || names == null || values == null) {
+            return;
         }
-        Object sensors = reading.getField(2);
-        if (sensors instanceof Object[]) {
-            for (Object o : (Object[]) sensors) {
-                if (!(o instanceof Row)) {
-                    continue;
+        int k = names.length;
+        long watermark = ctx.timerService().currentWatermark();
+        long openStart = 0;
+        Map<String, Map<String, double[]>> open = null; // the window of the last reading, written once
+        for (int i = 0; i < ts.length && i < devices.length && (i + 1) * k <= values.length; i++) {
+            if (ts[i] == null || devices[i] == null) {
+                continue;
+            }
+            long t = ts[i];
+            long start = t - Math.floorMod(t, windowMs);
+            long fireAt = start + windowMs - 1;
+            if (fireAt <= watermark) {
+                continue; // its window has fired already (see the class doc)
+            }
+            if (open == null || start != openStart) {
+                if (open != null) {
+                    windows.put(openStart, open);
                 }
-                Object name = ((Row) o).getField(0);
-                Object v = ((Row) o).getField(1);
-                if (name instanceof String && v instanceof Number) {
-                    add(window.computeIfAbsent((String) name, k -> new double[] {
-                        0, 0, 0, Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY}), ((Number) v).doubleValue());
+                open = windows.get(start);
+                if (open == null) {
+                    open = new HashMap<>();
+                    ctx.timerService().registerEventTimeTimer(fireAt);
+                }
+                openStart = start;
+            }
+            Map<String, double[]> series = open.computeIfAbsent(devices[i], d -> new HashMap<>());
+            for (int j = 0; j < k; j++) {
+                Double v = values[i * k + j];
+                if (v != null && !v.isNaN() && names[j] != null) {
+                    add(series.computeIfAbsent(names[j], n -> new double[] {
+                        0, 0, 0, Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY}), v);
                 }
             }
         }
-        windows.put(start, window);
+        if (open != null) {
+            windows.put(openStart, open);
+        }
     }
 
     private static void add(double[] s, double x) {
@@ -119,15 +147,16 @@ public class WindowStatistics extends KeyedProcessFunction<String, Row, Row> {
     @Override
     public void onTimer(long timestamp, OnTimerContext ctx, Collector<Row> out) throws Exception {
         long start = timestamp + 1 - windowMs;
-        Map<String, double[]> window = windows.get(start);
+        Map<String, Map<String, double[]>> window = windows.get(start);
         if (window == null) {
             return;
         }
-        String device = ctx.getCurrentKey();
-        for (Map.Entry<String, double[]> e : window.entrySet()) {
-            double[] s = e.getValue();
-            out.collect(Row.of(device, e.getKey(), start, (long) s[N], s[MEAN], s[MIN], s[MAX],
-                    Math.sqrt(Math.max(0.0, s[M2] / s[N]))));
+        for (Map.Entry<String, Map<String, double[]>> device : window.entrySet()) {
+            for (Map.Entry<String, double[]> e : device.getValue().entrySet()) {
+                double[] s = e.getValue();
+                out.collect(Row.of(device.getKey(), e.getKey(), start, (long) s[N], s[MEAN], s[MIN], s[MAX],
+                        Math.sqrt(Math.max(0.0, s[M2] / s[N]))));
+            }
         }
         windows.remove(start);
     }

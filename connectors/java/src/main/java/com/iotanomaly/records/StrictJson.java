@@ -513,6 +513,63 @@ public final class StrictJson {
         if (v == 0) {
             return (Double.doubleToRawLongBits(v) < 0) ? "-0.0" : "0.0";
         }
+        String fixed = fixedRepr(v);
+        return fixed != null ? fixed : generalRepr(v);
+    }
+
+    private static final double[] POW10 = {
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
+        1e18, 1e19};
+
+    /**
+     * {@link #pyRepr} of the usual reading (fixed notation, 1e-4 <= |v| < 1e15, a short decimal such
+     * as 67.025), or null for the general path. With k decimals, the k-decimal m / 10^k nearest to
+     * |v| is the only one that can read back as |v| while |v| * 10^k < 2^50 (k-decimals are then
+     * more than 4 ulps apart, and the product is within 1/8 of its exact value), so the first k
+     * whose m reads back (m and 10^k exact doubles: the division is correctly rounded, as Python's
+     * float(str) is) gives the fewest decimals, hence the fewest digits: Python's repr. A reading's
+     * values were printed each as Double.toString plus string surgery, a tenth of the parse.
+     */
+    static String fixedRepr(double v) {
+        double a = Math.abs(v);
+        if (!(a >= 1e-4 && a < 1e15)) {
+            return null;
+        }
+        for (int k = 0; k < POW10.length; k++) {
+            double scaled = a * POW10[k];
+            if (scaled >= 0x1p50) {
+                return null;
+            }
+            long m = Math.round(scaled);
+            if ((double) m / POW10[k] == a) {
+                return fixed(v < 0, m, k);
+            }
+        }
+        return null;
+    }
+
+    /** {@code [-]m / 10^k} in Python's fixed layout (at least one decimal, "67.0"). */
+    private static String fixed(boolean negative, long m, int k) {
+        String d = Long.toString(m);
+        StringBuilder sb = new StringBuilder(d.length() + 4);
+        if (negative) {
+            sb.append('-');
+        }
+        if (k == 0) {
+            return sb.append(d).append(".0").toString();
+        }
+        if (d.length() <= k) {
+            sb.append("0.");
+            for (int i = d.length(); i < k; i++) {
+                sb.append('0');
+            }
+            return sb.append(d).toString();
+        }
+        return sb.append(d, 0, d.length() - k).append('.').append(d, d.length() - k, d.length()).toString();
+    }
+
+    /** {@link #pyRepr} of any finite non-zero double, from Double.toString. */
+    static String generalRepr(double v) {
         String digits;
         int decpt; // v = 0.<digits> x 10^decpt
         String js = Double.toString(Math.abs(v));

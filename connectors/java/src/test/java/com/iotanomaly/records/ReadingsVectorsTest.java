@@ -132,4 +132,42 @@ public class ReadingsVectorsTest {
         assertEquals("0.30000000000000004", StrictJson.pyRepr(0.1 + 0.2));
         assertEquals("64.2", StrictJson.pyRepr(64.2));
     }
+
+    /** The fixed-notation shortcut gives what the general path gives, wherever it answers. */
+    @Test
+    public void theShortReprOfAShortDecimalIsTheGeneralOne() {
+        java.util.Random rng = new java.util.Random(11);
+        int answered = 0;
+        int checked = 0;
+        java.util.List<Double> values = new java.util.ArrayList<>(java.util.Arrays.asList(
+                0.1 + 0.2, 9.9999999999999995, 1e-4, Math.nextDown(1e-4), 1e15, Math.nextDown(1e15),
+                123456789012345.6, 4.35, 2.675, 1.005, 0.000123, 67.025, 1e14, 99.99999999999999,
+                0.1, 0.7, 1.0 / 3, 2.0 / 3, 1e-3, 1234.5, -5.739, 0x1p50 / 1e5, Math.PI, Math.E));
+        for (int i = 0; i < 200_000; i++) {
+            int digits = 1 + rng.nextInt(17);
+            StringBuilder sb = new StringBuilder(rng.nextBoolean() ? "-" : "");
+            sb.append(1 + rng.nextInt(9));
+            for (int d = 1; d < digits; d++) {
+                sb.append(rng.nextInt(10));
+            }
+            double v = Double.parseDouble(sb.append("e").append(rng.nextInt(24) - 8 - digits).toString());
+            values.add(v);
+            values.add(Math.nextUp(v));
+            values.add(Math.nextDown(v));
+            values.add(Math.pow(10, rng.nextDouble() * 24 - 8) * (rng.nextBoolean() ? 1 : -1));
+        }
+        for (double v : values) {
+            String fixed = StrictJson.fixedRepr(v);
+            checked++;
+            if (fixed != null) {
+                answered++;
+                assertEquals("repr of " + StrictJson.generalRepr(v), StrictJson.generalRepr(v), fixed);
+            }
+        }
+        assertTrue("the shortcut answered " + answered + " of " + checked, answered > 100_000);
+        assertEquals("67.025", StrictJson.fixedRepr(67.025));
+        assertEquals("-0.0001", StrictJson.fixedRepr(-1e-4));
+        assertEquals("100000000000000.0", StrictJson.fixedRepr(1e14));
+        assertEquals(null, StrictJson.fixedRepr(0.1 + 0.2)); // 17 digits: the general path
+    }
 }
