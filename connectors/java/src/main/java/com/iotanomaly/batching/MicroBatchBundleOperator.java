@@ -37,9 +37,9 @@ import java.util.Set;
  * <p>Before each checkpoint (and when the input ends) it sends, ahead of the bundle end that
  * precedes the barrier, one state flush ({@link DeviceMicroBatcher#stateFlush}: the bucket and an
  * empty batch) for every key that received a batch since the last one. The Python detectors keep a
- * device's live state between bundles and write it to keyed state only then (or when they must let
- * it go), not at every bundle end: a bundle end then commits the touched buckets' schedules and the
- * few devices written early, and a checkpoint still holds every device as of the barrier.
+ * device's live state (and each bucket's schedule) between bundles and write it to keyed state only
+ * then (or when they must let a device go, or a timer changed it), not at every bundle end; a
+ * checkpoint still holds every device as of the barrier.
  *
  * <p>{@link #copy} keeps the class: PyFlink's chaining optimizer fuses a following Python function
  * into this operator through it.
