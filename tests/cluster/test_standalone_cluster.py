@@ -213,7 +213,10 @@ def test_taskmanager_killed_mid_stream_job_recovers_without_loss_or_duplicates(c
         lambda: (completed_checkpoints(cluster, job) > before, completed_checkpoints(cluster, job)),
         120, "a checkpoint after recovery",
     )  # fmt: skip
-    restarts = cluster.num_restarts(job)
+    # the REST metric can lag the job (the metric fetcher caches for 10 s): poll it briefly
+    deadline = time.monotonic() + 30
+    while (restarts := cluster.num_restarts(job)) < 1 and time.monotonic() < deadline:
+        time.sleep(2)
     wait_accounted(aws, prefix, sent)
     history = cluster.exception_history(job)
     savepoint = cluster.stop_with_savepoint(job, drain=True)
