@@ -118,7 +118,6 @@ class RunMonitor(threading.Thread):
         self.jvm_peak_kb = 0
         self.python_peak_kb = 0
         self._seen_checkpoints: set[int] = set()
-        self._detect_vertices: list[str] = []
 
     def run(self) -> None:
         while not self.stop_event.wait(self.every_s):
@@ -128,18 +127,14 @@ class RunMonitor(threading.Thread):
                 self._sample_checkpoints()
 
     def _sample_checkpoints(self) -> None:
-        from localdev.flink_rest import rest_call
+        from localdev.flink_rest import operator_state_bytes, rest_call
 
         base = f"{self.rest_url}/jobs/{self.job_id}"
-        if not self._detect_vertices:
-            self._detect_vertices = [v["id"] for v in rest_call(base, timeout_s=5.0).get("vertices", [])
-                                     if "detect-anomalies" in v.get("name", "")]
         for cp in rest_call(f"{base}/checkpoints", timeout_s=5.0).get("history", []):
             if cp.get("status") != "COMPLETED" or cp["id"] in self._seen_checkpoints:
                 continue
             self._seen_checkpoints.add(cp["id"])
-            tasks = rest_call(f"{base}/checkpoints/details/{cp['id']}", timeout_s=5.0).get("tasks", {})
-            size = sum(int(tasks.get(v, {}).get("state_size", 0)) for v in self._detect_vertices)
+            size = operator_state_bytes(self.rest_url, self.job_id, cp["id"], "detect-anomalies")
             self.detect_state_bytes = max(self.detect_state_bytes, size)
 
     def _sample_memory(self) -> None:

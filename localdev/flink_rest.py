@@ -32,6 +32,15 @@ def tasks_running(rest_url: str, job_id: str) -> bool:
     return bool(vertices) and all(v.get("status") == RUNNING for v in vertices)
 
 
+def operator_state_bytes(rest_url: str, job_id: str, checkpoint_id: int, name_part: str) -> int:
+    """State size, in one completed checkpoint, of the job's vertices whose name holds ``name_part``."""
+    base = f"{rest_url}/jobs/{job_id}"
+    vertices = rest_call(base, timeout_s=5.0).get("vertices", [])
+    ids = [v["id"] for v in vertices if name_part in v.get("name", "")]
+    tasks = rest_call(f"{base}/checkpoints/details/{checkpoint_id}", timeout_s=5.0).get("tasks", {})
+    return sum(int(tasks.get(v, {}).get("state_size", 0)) for v in ids)
+
+
 def _failure(op: dict) -> str:
     """A readable cause from a failed async operation (its Java stack trace's cause lines)."""
     cause = op.get("failure-cause", {})

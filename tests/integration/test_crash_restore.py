@@ -181,15 +181,12 @@ def _newest_checkpoint(ckpt: Path) -> int:
 
 def _detect_state_bytes(log: Path) -> int:
     """The detection operator's state in the running job's newest completed checkpoint (REST)."""
-    from localdev.flink_rest import rest_call
+    from localdev.flink_rest import operator_state_bytes, rest_call
 
     said = log.read_text(errors="replace").split(" running; web UI ", 1)  # graceful_stop's line
     job, url = said[0].rsplit("job ", 1)[1], said[1].split()[0].rstrip("/")
-    base = f"{url}/jobs/{job}"
-    detect = [v["id"] for v in rest_call(base, timeout_s=5.0)["vertices"] if "detect-anomalies" in v["name"]]
-    latest = rest_call(f"{base}/checkpoints", timeout_s=5.0)["latest"]["completed"]
-    tasks = rest_call(f"{base}/checkpoints/details/{latest['id']}", timeout_s=5.0)["tasks"]
-    return sum(int(tasks.get(v, {}).get("state_size", 0)) for v in detect)
+    latest = rest_call(f"{url}/jobs/{job}/checkpoints", timeout_s=5.0)["latest"]["completed"]
+    return operator_state_bytes(url, job, latest["id"], "detect-anomalies")
 
 
 def _alert_key(alert: dict) -> tuple:

@@ -435,22 +435,6 @@ def test_written_at_flushes_a_cache_smaller_than_the_fleet_still_checkpoints_eve
     assert back_op.devices.reads > 0  # devices were let go and read back
 
 
-def test_a_restore_from_a_checkpoint_written_at_flushes_goes_on_as_the_running_operator():
-    rng = random.Random(8)
-    batches = [_readings(rng, "a-1", w * 5000) + _readings(rng, "b-2", w * 5000) for w in range(80)]
-    running = _Operator(write_at_flush=True)
-    for w in range(40):
-        running.process(1, batches[w])
-        running.commit()
-    running.checkpoint()
-    restored = _Operator(write_at_flush=True)
-    restored.devices.store = dict(running.devices.store)
-    restored.schedules.store = dict(running.schedules.store)
-    rest_running = [tuple(r) for w in range(40, 80) for r in running.process(1, batches[w])]
-    rest_restored = [tuple(r) for w in range(40, 80) for r in restored.process(1, batches[w])]
-    assert rest_restored == rest_running and restored.devices.reads == 2
-
-
 def test_devices_sharing_a_bucket_and_a_batch_are_scored_as_if_each_had_its_own():
     """Interleaved readings of three devices in one bucket's batches give, per device, exactly the rows
     of that device's readings run alone through ``detect_batch``."""
@@ -553,14 +537,16 @@ def test_a_stalled_input_raises_silence_once_per_device_from_the_processing_time
     assert len(op.timers) == timers
 
 
-def test_a_restored_operator_reads_its_buckets_back_and_goes_on_as_the_running_one():
+@pytest.mark.parametrize("write_at_flush", [False, True])
+def test_a_restored_operator_reads_its_buckets_back_and_goes_on_as_the_running_one(write_at_flush: bool):
     rng = random.Random(8)
     batches = [_readings(rng, "a-1", w * 5000) + _readings(rng, "b-2", w * 5000) for w in range(80)]
-    running = _Operator()
+    running = _Operator(write_at_flush=write_at_flush)
     for w in range(40):
         running.process(1, batches[w])
-    running.commit()
-    restored = _Operator()
+        running.commit()
+    running.checkpoint()
+    restored = _Operator(write_at_flush=write_at_flush)
     restored.devices.store = dict(running.devices.store)
     restored.schedules.store = dict(running.schedules.store)
     rest_running = [tuple(r) for w in range(40, 80) for r in running.process(1, batches[w])]
