@@ -85,7 +85,7 @@ class DeviceMonitor:
     """The sensors' SeriesMonitors, the multivariate model and its alert policy, for one device."""
 
     __slots__ = ("device_id", "detection", "thresholds", "baseline", "series", "model", "policy",
-                 "baseline_since")
+                 "baseline_since", "_relearn_request", "_multivariate", "_alert_at", "_critical_score")
 
     def __init__(self, device_id: str, detection: DetectionConfig, thresholds: ThresholdConfig,
                  baseline: BaselineConfig | None = None) -> None:
@@ -101,6 +101,12 @@ class DeviceMonitor:
             recovery_readings=d.recovery_readings, debounce_readings=d.multivariate_debounce,
             cooldown_readings=d.cooldown_readings, cooldown_ms=d.cooldown_ms)
         self.baseline_since: int | None = None  # event time the current baseline started
+        # per-reading values as typed fields (compiled, plain C fields; see SeriesMonitor); the
+        # configs are fixed for the job's life, and a restore builds the monitor afresh
+        self._relearn_request: int | None = self.baseline.relearn_at(device_id)
+        self._multivariate: bool = bool(d.multivariate)
+        self._alert_at: float = float(d.alert_threshold)
+        self._critical_score: float = float(d.critical_score)
 
     def monitor(self, sensor: str, channels: int = 1) -> SeriesMonitor:
         """The sensor's monitor; a new one gets limits for a device of `channels` sensors."""
@@ -119,7 +125,7 @@ class DeviceMonitor:
 
     def update(self, ts_ms: int, values: Mapping[str, float]) -> DeviceVerdict:
         """One reading of the device (sensor -> value; non-finite values are ignored), in event time."""
-        request = self.baseline.relearn_at(self.device_id)
+        request = self._relearn_request
         if request is not None and ts_ms >= request and (
                 self.baseline_since is None or self.baseline_since < request):
             self.relearn()
@@ -133,7 +139,7 @@ class DeviceMonitor:
                        for s, v in sensors.items()}
         model_verdict = None
         contributors: tuple[tuple[str, float], ...] = ()
-        if self.detection.multivariate and len(finite) >= 2:
+        if self._multivariate and len(finite) >= 2:
             try:
                 model_verdict, contributors = self._model_step(ts_ms, finite, sensors)
             except (ArithmeticError, ValueError) as exc:
@@ -162,15 +168,15 @@ class DeviceMonitor:
         score = model.score_one(x)
         anomalous, alert = self.policy.step(score, ts_ms)
         sensor_episode = any(v.anomalous for v in sensors.values())
-        if not anomalous and score < cfg.alert_threshold and not sensor_episode:
+        if not anomalous and score < self._alert_at and not sensor_episode:
             model.learn_one(x, ts_ms)
         if not anomalous:
             return Verdict(ts_ms, None, score, (), False, False, "ok", "ok"), ()
         if alert and sensor_episode:
             alert = False  # the same fault, already alerted by (or alerting now on) a sensor
         contributors = tuple(model.contributions())
-        fired = ("multivariate",) if score >= cfg.alert_threshold else ()
-        severity = "critical" if score >= cfg.critical_score else "warning"
+        fired = ("multivariate",) if score >= self._alert_at else ()
+        severity = "critical" if score >= self._critical_score else "warning"
         reason = (f"multivariate: {model.explain()}" if fired
                   else f"multivariate recovering (score {score:.2f})")
         return Verdict(ts_ms, None, score, fired, True, alert, severity, reason), contributors

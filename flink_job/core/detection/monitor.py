@@ -55,13 +55,24 @@ class SeriesMonitor:
 
     __slots__ = ("device_id", "sensor", "detection", "levels", "threshold", "detectors", "policy",
                  "silence", "gates", "n", "escalated", "started_ms", "commissioned",
-                 "episode_start", "prev_normal")
+                 "episode_start", "prev_normal", "_protect", "_alert_at", "_warning_score",
+                 "_critical_score", "_learn_first", "_adapt_ms", "_relearn_ms", "_series_gate")
 
     def __init__(self, device_id: str, sensor: str, detection: DetectionConfig,
                  thresholds: ThresholdConfig) -> None:
         self.device_id = device_id
         self.sensor = sensor
         self.detection = detection
+        # The config's per-reading values as typed fields: compiled (mypyc) they are plain C fields,
+        # where each read of the config dataclass is a dictionary lookup and a boxed value.
+        self._protect: bool = bool(detection.protect_baseline)
+        self._alert_at: float = float(detection.alert_threshold)
+        self._warning_score: float = float(detection.warning_score)
+        self._critical_score: float = float(detection.critical_score)
+        self._learn_first: bool = bool(detection.learn_first_outlier)
+        self._adapt_ms: int = int(detection.episode_adapt_ms)
+        self._relearn_ms: int = int(detection.episode_relearn_ms)
+        self._series_gate: bool = detection.novelty_scope == "series"
         self.levels = thresholds.for_series(device_id, sensor)
         self.threshold = None if self.levels.empty else ThresholdDetector(self.levels)
         self.policy = AlertPolicy(
@@ -106,7 +117,6 @@ class SeriesMonitor:
             # A missing/garbled reading teaches nothing and must not poison running sums.
             return Verdict(ts_ms, x, 0.0, (), self.policy.anomalous, False,
                            "warning" if self.policy.anomalous else "ok", "non-finite reading ignored")
-        cfg = self.detection
         detectors = self.detectors
         commissioning = not self.commissioned and self._commissioning(ts_ms)
         self.n += 1
@@ -116,7 +126,7 @@ class SeriesMonitor:
             scores = [0.0] * len(detectors)
             score = 0.0
         else:
-            if cfg.protect_baseline:
+            if self._protect:
                 scores = [d.score_one(x, ts_ms) for d in detectors]
             else:
                 scores = [d.score_learn_one(x, ts_ms) for d in detectors]
@@ -124,13 +134,13 @@ class SeriesMonitor:
         statistical = score
         level = self.threshold.level(x) if self.threshold is not None else 0
         if level:
-            score = 1.0 if level == CRITICAL else max(score, cfg.warning_score)
+            score = 1.0 if level == CRITICAL else max(score, self._warning_score)
         anomalous, alert = self.policy.step(score, ts_ms)
-        if cfg.protect_baseline and not commissioning:
-            normal = not anomalous and statistical < cfg.alert_threshold
-            learn = (normal or (cfg.learn_first_outlier and self.prev_normal)
-                     or (cfg.episode_adapt_ms > 0 and self.episode_start is not None
-                         and ts_ms - self.episode_start >= cfg.episode_adapt_ms))
+        if self._protect and not commissioning:
+            normal = not anomalous and statistical < self._alert_at
+            learn = (normal or (self._learn_first and self.prev_normal)
+                     or (self._adapt_ms > 0 and self.episode_start is not None
+                         and ts_ms - self.episode_start >= self._adapt_ms))
             self.prev_normal = normal
             if learn:
                 for d in detectors:
@@ -140,8 +150,8 @@ class SeriesMonitor:
                     d.track_one(x, ts_ms)  # follow the signal, keep the baseline
         if anomalous and self.episode_start is None:
             self.episode_start = ts_ms
-        elif (anomalous and cfg.episode_relearn_ms and not level
-              and ts_ms - self.episode_start >= cfg.episode_relearn_ms):  # type: ignore[operator]
+        elif (anomalous and self._relearn_ms and not level
+              and ts_ms - self.episode_start >= self._relearn_ms):  # type: ignore[operator]
             # a statistical episode this long is the new normal: commission afresh (the episode then
             # ends on the new baseline's quiet scores)
             self.relearn()
@@ -155,13 +165,13 @@ class SeriesMonitor:
             # alert once on the escalation, whatever the cooldown.
             alert = True
             self.escalated = True
-        fired = [d.name for d, s in zip(self.detectors, scores) if s >= cfg.alert_threshold]
+        fired = [d.name for d, s in zip(self.detectors, scores) if s >= self._alert_at]
         reasons = [f"{d.name}: {d.explain()}" for d, s in zip(self.detectors, scores)
-                   if s >= cfg.alert_threshold]
+                   if s >= self._alert_at]
         if level:
             fired.insert(0, "threshold")
             reasons.insert(0, f"{self.sensor} {self.threshold.last_reason}")  # type: ignore[union-attr]
-        if level == CRITICAL or (level != WARNING and score >= cfg.critical_score):
+        if level == CRITICAL or (level != WARNING and score >= self._critical_score):
             severity = "critical"
         else:
             severity = "warning"
@@ -172,7 +182,7 @@ class SeriesMonitor:
         """The statistical score: gated per detector (the gated scores replace `scores`) or on the max."""
         if not scores:
             return 0.0
-        if self.detection.novelty_scope == "series":
+        if self._series_gate:
             return self.gates[0].apply(max(scores))
         gated = [g.apply(sc) for g, sc in zip(self.gates, scores)]
         scores[:len(gated)] = gated
