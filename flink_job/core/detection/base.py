@@ -9,7 +9,7 @@ episode, recovery) is not a detector's job: see alerting.py.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 
 def squash(z: float, z50: float) -> float:
@@ -31,7 +31,7 @@ def unsquash(score: float, z50: float) -> float:
 
 # Readings a detector learns before it scores at all: one setting (detection.min_points) for every
 # detector that has a ``min_points`` parameter.
-MIN_POINTS = 100
+MIN_POINTS: Final = 100
 
 
 class Detector(ABC):

@@ -27,16 +27,18 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from flink_job.core.detection.alerting import AlertPolicy
 from flink_job.core.detection.config import BaselineConfig, DetectionConfig, ThresholdConfig
-from flink_job.core.detection.monitor import SeriesMonitor, Verdict
+from flink_job.core.detection.monitor import SeriesMonitor, Verdict, make_verdict
 from flink_job.core.detection.multivariate import MultivariateDetector
+from flink_job.core.detection.stats import is_finite
 
 LOG = logging.getLogger(__name__)
-DEVICE = "device"  # the sensor name of device-level verdicts (multivariate, silence)
-DEVICE_STATE_VERSION = 1
+_new_tuple: Final = tuple.__new__  # as in monitor.py
+DEVICE: Final = "device"  # the sensor name of device-level verdicts (multivariate, silence)
+DEVICE_STATE_VERSION: Final = 1
 
 
 class DeviceVerdict(NamedTuple):
@@ -131,7 +133,7 @@ class DeviceMonitor:
             self.relearn()
         if self.baseline_since is None:
             self.baseline_since = ts_ms
-        finite = {s: float(v) for s, v in values.items() if v is not None and math.isfinite(v)}
+        finite = {s: float(v) for s, v in values.items() if v is not None and is_finite(v)}
         channels = max(len(finite), len(self.series))
         sensors = {s: self.monitor(s, channels).update(ts_ms, v) for s, v in finite.items()}
         if self.policy.anomalous:  # a multivariate episode is open: it alerted for this device already
@@ -147,7 +149,7 @@ class DeviceMonitor:
                 LOG.warning("device %s: multivariate model reset after %r; it commissions afresh",
                             self.device_id, exc)
                 self.model = None
-        return DeviceVerdict(ts_ms, sensors, model_verdict, contributors)
+        return _new_tuple(DeviceVerdict, (ts_ms, sensors, model_verdict, contributors))  # as make_verdict
 
     def _model_step(self, ts_ms: int, finite: dict[str, float],
                     sensors: dict[str, Verdict]) -> tuple[Verdict | None, tuple[tuple[str, float], ...]]:
@@ -163,7 +165,7 @@ class DeviceMonitor:
         if model.commissioning:
             model.learn_one(x, ts_ms)
             anomalous, _ = self.policy.step(0.0, ts_ms)
-            return Verdict(ts_ms, None, 0.0, (), anomalous, False, "warning" if anomalous else "ok",
+            return make_verdict(ts_ms, None, 0.0, (), anomalous, False, "warning" if anomalous else "ok",
                            "commissioning"), ()
         score = model.score_one(x)
         anomalous, alert = self.policy.step(score, ts_ms)
@@ -171,7 +173,7 @@ class DeviceMonitor:
         if not anomalous and score < self._alert_at and not sensor_episode:
             model.learn_one(x, ts_ms)
         if not anomalous:
-            return Verdict(ts_ms, None, score, (), False, False, "ok", "ok"), ()
+            return make_verdict(ts_ms, None, score, (), False, False, "ok", "ok"), ()
         if alert and sensor_episode:
             alert = False  # the same fault, already alerted by (or alerting now on) a sensor
         contributors = tuple(model.contributions())
@@ -179,7 +181,7 @@ class DeviceMonitor:
         severity = "critical" if score >= self._critical_score else "warning"
         reason = (f"multivariate: {model.explain()}" if fired
                   else f"multivariate recovering (score {score:.2f})")
-        return Verdict(ts_ms, None, score, fired, True, alert, severity, reason), contributors
+        return make_verdict(ts_ms, None, score, fired, True, alert, severity, reason), contributors
 
     def to_state(self) -> dict[str, Any]:
         return {

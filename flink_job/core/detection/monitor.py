@@ -20,18 +20,18 @@ ongoing episode alerts once more (escalation).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from flink_job.core.detection.alerting import AlertPolicy, NoveltyGate
 from flink_job.core.detection.base import Detector
 from flink_job.core.detection.config import DETECTOR_CLASSES, DetectionConfig, ThresholdConfig
 from flink_job.core.detection.silence import SilenceCheck
+from flink_job.core.detection.stats import is_finite, max_of
 from flink_job.core.detection.thresholds import CRITICAL, WARNING, ThresholdDetector
 
-SERIES_GATE = "*"  # the one gate's name in the state when novelty_scope = series
-STATE_VERSION = 3  # v3: a novelty gate per detector, first-outlier learning; v2: commissioning start
+SERIES_GATE: Final = "*"  # the one gate's name in the state when novelty_scope = series
+STATE_VERSION: Final = 3  # v3: a novelty gate per detector, first-outlier learning; v2: commissioning start
 # (v1 and v2 states load: v1 series are past commissioning, and every detector gate starts from the
 # saved series gate)
 
@@ -48,6 +48,17 @@ class Verdict(NamedTuple):
     alert: bool  # true only at the onset (then cooldown/debounce until recovery)
     severity: str  # "ok" | "warning" | "critical"
     reason: str  # human text, e.g. "temperature 104.2 > critical_high 100.0"
+
+
+# Final names are C statics when compiled (mypyc), not lookups in the module's globals
+_new_tuple: Final = tuple.__new__
+
+
+def make_verdict(ts_ms: int, value: float | None, score: float, detectors: tuple[str, ...],
+                 anomalous: bool, alert: bool, severity: str, reason: str) -> Verdict:
+    """``Verdict(...)`` without the ``__new__`` that NamedTuple generates: compiled (mypyc), calling
+    that interpreted function was about a tenth of a reading's cost."""
+    return _new_tuple(Verdict, (ts_ms, value, score, detectors, anomalous, alert, severity, reason))
 
 
 class SeriesMonitor:
@@ -113,9 +124,9 @@ class SeriesMonitor:
         """Score one reading (readings arrive in event-time order) and step the alert policy."""
         self.silence.seen(ts_ms)
         x = float(value)
-        if not math.isfinite(x):
+        if not is_finite(x):
             # A missing/garbled reading teaches nothing and must not poison running sums.
-            return Verdict(ts_ms, x, 0.0, (), self.policy.anomalous, False,
+            return make_verdict(ts_ms, x, 0.0, (), self.policy.anomalous, False,
                            "warning" if self.policy.anomalous else "ok", "non-finite reading ignored")
         detectors = self.detectors
         commissioning = not self.commissioned and self._commissioning(ts_ms)
@@ -159,7 +170,7 @@ class SeriesMonitor:
         if not anomalous:
             self.episode_start = None
             self.escalated = False
-            return Verdict(ts_ms, x, score, (), False, False, "ok", "ok")
+            return make_verdict(ts_ms, x, score, (), False, False, "ok", "ok")
         if level == CRITICAL and not self.escalated:
             # A static critical breach inside an ongoing (warning or statistical) episode is news:
             # alert once on the escalation, whatever the cooldown.
@@ -176,17 +187,18 @@ class SeriesMonitor:
         else:
             severity = "warning"
         reason = "; ".join(reasons) if reasons else f"{self.sensor} recovering (score {score:.2f})"
-        return Verdict(ts_ms, x, score, tuple(fired), True, alert, severity, reason)
+        return make_verdict(ts_ms, x, score, tuple(fired), True, alert, severity, reason)
 
     def _gate(self, scores: list[float]) -> float:
         """The statistical score: gated per detector (the gated scores replace `scores`) or on the max."""
         if not scores:
             return 0.0
         if self._series_gate:
-            return self.gates[0].apply(max(scores))
-        gated = [g.apply(sc) for g, sc in zip(self.gates, scores)]
-        scores[:len(gated)] = gated
-        return max(scores)
+            return self.gates[0].apply(max_of(scores))
+        gates = self.gates
+        for i in range(min(len(gates), len(scores))):
+            scores[i] = gates[i].apply(scores[i])
+        return max_of(scores)
 
     def _gate_names(self) -> list[str]:
         if self.detection.novelty_scope == "series":
@@ -206,7 +218,7 @@ class SeriesMonitor:
         if not silent:
             return None
         last = self.silence.last_ts
-        return Verdict(now_ms, None, 1.0, ("silence",), True, onset, "critical",
+        return make_verdict(now_ms, None, 1.0, ("silence",), True, onset, "critical",
                        f"{self.sensor}: no reading for {(now_ms - last) / 1000:.0f} s "  # type: ignore[operator]
                        f"(timeout {self.detection.silence_timeout_ms / 1000:.0f} s)")
 

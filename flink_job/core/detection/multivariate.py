@@ -27,14 +27,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
+from flink_job.core.detection.stats import is_finite
 from flink_job.core.floats import add_up
 
-REINVERT_EVERY = 1000
+REINVERT_EVERY: Final = 1000
 # Prior on each channel's variance (relative to 1 + its first value squared): keeps C invertible before
 # it has seen more readings than channels, and a channel that never moved from dividing by zero.
-PRIOR_VARIANCE = 1e-6
+PRIOR_VARIANCE: Final = 1e-6
 
 
 def chi2_quantile(h: float, z: float) -> float:
@@ -127,7 +128,7 @@ class MultivariateDetector:
         out = []
         for c in self.channels:
             v = values.get(c)
-            if v is None or not math.isfinite(v):
+            if v is None or not is_finite(v):
                 return None
             out.append(float(v))
         return out
@@ -243,7 +244,7 @@ class MultivariateDetector:
         if w is None:
             w = _matvec(self.inv, d)  # from inv alone, so the cov pass below can follow
         denom = 1.0 + c * _dot(d, w)
-        ok = denom > 0.0 and math.isfinite(denom)
+        ok = denom > 0.0 and is_finite(denom)
         fold = ok and f != 1.0
         cov = self.cov
         for i, di in enumerate(d):

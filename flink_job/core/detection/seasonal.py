@@ -15,13 +15,13 @@ days of a series and on data without days (a short test run).  O(buckets) state,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from flink_job.core.detection.base import Detector, squash
 from flink_job.core.detection.stats import floored_std
 
-DAY_MS = 86_400_000
-NOISE_ALPHA = 0.01  # the pooled within-bucket noise: a slow property of the sensor
+DAY_MS: Final = 86_400_000
+NOISE_ALPHA: Final = 0.01  # the pooled within-bucket noise: a slow property of the sensor
 
 
 class SeasonalDetector(Detector):

@@ -5,6 +5,25 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, insort
+from typing import Final
+
+_INF: Final = float("inf")
+
+
+def is_finite(x: float) -> bool:
+    """``math.isfinite`` for the hot path: compiled (mypyc), math's is a boxed call by name, this two
+    comparisons of a C double (NaN compares false)."""
+    return -_INF < x < _INF
+
+
+def max_of(values: list[float]) -> float:
+    """``max(values)`` of a non-empty list as a compiled loop (the builtin is a boxed call by name);
+    like the builtin, the first of equal values wins and NaN never replaces the current maximum."""
+    best = values[0]
+    for v in values:
+        if v > best:
+            best = v
+    return best
 
 
 def floored_std(var: float, ref: float) -> float:

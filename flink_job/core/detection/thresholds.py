@@ -7,9 +7,12 @@ hysteresis_fraction * |level|, so a reading that hovers at a limit does not flap
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
-OK, WARNING, CRITICAL = 0, 1, 2
+# Final: compiled (mypyc), a use is the constant itself, not a lookup in the module's globals
+OK: Final = 0
+WARNING: Final = 1
+CRITICAL: Final = 2
 LEVEL_NAMES = ("warning_low", "critical_low", "warning_high", "critical_high")
 
 
