@@ -36,3 +36,22 @@ def test_head_copies_the_first_lines_and_counts_them(bench, tmp_path):
     assert bench.head(src, out, 3) == 3
     assert out.read_text() == '{"n": 0}\n{"n": 1}\n{"n": 2}\n'
     assert bench.head(src, out, 50) == 10  # a shorter recording: all of it
+
+
+def test_pairs_report_medians_and_the_median_of_each_pairs_own_ratio(bench):
+    pairs = [{"ours": 60_000, "ours_gross": 42_000, "reference": 24_000},
+             {"ours": 56_000, "ours_gross": 40_000, "reference": 32_000},
+             {"ours": 58_000, "ours_gross": 41_000, "reference": 25_000}]
+    out = bench.summarize_pairs(pairs)
+    assert out["end_to_end_events_per_second"] == 58_000
+    assert out["reference_events_per_second"] == 25_000
+    # pair ratios 2.5, 1.75, 2.32: their median, not 58,000 / 25,000
+    assert out["ratio_to_reference"] == 2.32
+    assert out["end_to_end_events_per_second_gross"] == 41_000
+    assert out["ratio_to_reference_gross"] == 1.64
+    assert out["pairs"] == pairs
+
+
+def test_pairs_without_gross_figures_report_none(bench):
+    out = bench.summarize_pairs([{"ours": 50_000, "reference": 25_000}])
+    assert out["ratio_to_reference"] == 2.0 and "ratio_to_reference_gross" not in out
