@@ -166,7 +166,7 @@ class DeviceMonitor:
             model.learn_one(x, ts_ms)
             anomalous, _ = self.policy.step(0.0, ts_ms)
             return make_verdict(ts_ms, None, 0.0, (), anomalous, False, "warning" if anomalous else "ok",
-                           "commissioning"), ()
+                                "commissioning"), ()
         score = model.score_one(x)
         anomalous, alert = self.policy.step(score, ts_ms)
         sensor_episode = any(v.anomalous for v in sensors.values())

@@ -127,7 +127,7 @@ class SeriesMonitor:
         if not is_finite(x):
             # A missing/garbled reading teaches nothing and must not poison running sums.
             return make_verdict(ts_ms, x, 0.0, (), self.policy.anomalous, False,
-                           "warning" if self.policy.anomalous else "ok", "non-finite reading ignored")
+                                "warning" if self.policy.anomalous else "ok", "non-finite reading ignored")
         detectors = self.detectors
         commissioning = not self.commissioned and self._commissioning(ts_ms)
         self.n += 1
@@ -219,8 +219,8 @@ class SeriesMonitor:
             return None
         last = self.silence.last_ts
         return make_verdict(now_ms, None, 1.0, ("silence",), True, onset, "critical",
-                       f"{self.sensor}: no reading for {(now_ms - last) / 1000:.0f} s "  # type: ignore[operator]
-                       f"(timeout {self.detection.silence_timeout_ms / 1000:.0f} s)")
+                            f"{self.sensor}: no reading for {(now_ms - last) / 1000:.0f} s "  # type: ignore[operator]
+                            f"(timeout {self.detection.silence_timeout_ms / 1000:.0f} s)")
 
     def to_state(self) -> dict[str, Any]:
         """JSON-serialisable keyed state (versioned)."""
