@@ -181,10 +181,12 @@ def test_no_data_lost_under_sink_faults(
 ):
     aws = local_aws
     recording = tmp_path / "recording.jsonl"
-    # 40 devices x 2,700 s = 108,000 readings: the first checkpoint's barrier waits behind the
+    # 40 devices x 4,000 s = 160,000 readings: the first checkpoint's barrier waits behind the
     # in-flight backlog of the Python operators (~7 s), so the run must last well beyond it for the
-    # faults and the outage to hit a job that has a checkpoint to restore
-    record_simulation(recording, devices=40, duration_s=2700, seed=17, anomalies=12, malformed_share=0.002)
+    # faults and the outage to hit a job that has a checkpoint to restore, and enough alerts must come
+    # after them for SNS to see several fault kinds (with 2,700 s and 12 anomalies, a faster detection
+    # core published all but a couple before the faults began)
+    record_simulation(recording, devices=40, duration_s=4000, seed=17, anomalies=18, malformed_share=0.002)
     drain_alert_queue(aws)
 
     ref_work, fault_work = tmp_path / "ref", tmp_path / "fault"
