@@ -320,8 +320,7 @@ def scale_run(work: Path, args: argparse.Namespace, events: int, devices: int, f
     print(f"scaling: {scaled:,} records of {args.scale_devices:,} devices", file=sys.stderr)
     m = run_stage("full", recording, work, args.parallelism, overrides)
     # net of the main run's start-up when it was measured: the same graph, only the records differ
-    rate = ({"events_per_second": round(scaled / m["seconds"])} if "startup_seconds" not in full
-            else net_of_startup(scaled, m["seconds"], 0, full["startup_seconds"]))
+    rate = net_of_startup(scaled, m["seconds"], 0, full.get("startup_seconds"))
     rows = [
         {"devices": devices, "events": events,
          **{k: full[k] for k in ("events_per_second", "startup_seconds", "events_per_second_gross")
@@ -351,8 +350,7 @@ def reference_pairs(args: argparse.Namespace, recording: Path, work: Path,
             ours = full
         else:
             secs = run_stage("full", recording, work, args.parallelism, overrides)["seconds"]
-            ours = ({"events_per_second": round(events / secs)} if "startup_seconds" not in full
-                    else net_of_startup(events, secs, startup_events, full["startup_seconds"]))
+            ours = net_of_startup(events, secs, startup_events, full.get("startup_seconds"))
         ref = run_reference(recording, args.parallelism)["reference_events_per_second"]
         pair = {"ours": ours["events_per_second"], "reference": round(ref)}
         if "events_per_second_gross" in ours:
@@ -394,8 +392,11 @@ def head(recording: Path, out: Path, lines: int) -> int:
     return n
 
 
-def net_of_startup(events: int, seconds: float, startup_events: int, startup_seconds: float) -> dict:
-    """Events/s net of start-up: the start-up run's records and runtime subtracted from the run's."""
+def net_of_startup(events: int, seconds: float, startup_events: int, startup_seconds: float | None) -> dict:
+    """Events/s net of start-up: the start-up run's records and runtime subtracted from the run's
+    (gross only when ``startup_seconds`` is None: no start-up run)."""
+    if startup_seconds is None:
+        return {"events_per_second": round(events / seconds)}
     if seconds <= startup_seconds or events <= startup_events:
         raise SystemExit(f"error: the recording is too short to measure net of start-up ({events:,} records "
                          f"in {seconds:.1f} s, start-up {startup_seconds:.1f} s): record more (--duration)")

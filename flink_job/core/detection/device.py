@@ -31,12 +31,11 @@ from typing import Any, Final, NamedTuple
 
 from flink_job.core.detection.alerting import AlertPolicy
 from flink_job.core.detection.config import BaselineConfig, DetectionConfig, ThresholdConfig
-from flink_job.core.detection.monitor import SeriesMonitor, Verdict, make_verdict
+from flink_job.core.detection.monitor import SeriesMonitor, Verdict, make_verdict, new_tuple
 from flink_job.core.detection.multivariate import MultivariateDetector
 from flink_job.core.detection.stats import is_finite
 
 LOG = logging.getLogger(__name__)
-_new_tuple: Final = tuple.__new__  # as in monitor.py
 DEVICE: Final = "device"  # the sensor name of device-level verdicts (multivariate, silence)
 DEVICE_STATE_VERSION: Final = 1
 
@@ -149,7 +148,7 @@ class DeviceMonitor:
                 LOG.warning("device %s: multivariate model reset after %r; it commissions afresh",
                             self.device_id, exc)
                 self.model = None
-        return _new_tuple(DeviceVerdict, (ts_ms, sensors, model_verdict, contributors))  # as make_verdict
+        return new_tuple(DeviceVerdict, (ts_ms, sensors, model_verdict, contributors))  # as make_verdict
 
     def _model_step(self, ts_ms: int, finite: dict[str, float],
                     sensors: dict[str, Verdict]) -> tuple[Verdict | None, tuple[tuple[str, float], ...]]:

@@ -51,14 +51,14 @@ class Verdict(NamedTuple):
 
 
 # Final names are C statics when compiled (mypyc), not lookups in the module's globals
-_new_tuple: Final = tuple.__new__
+new_tuple: Final = tuple.__new__
 
 
 def make_verdict(ts_ms: int, value: float | None, score: float, detectors: tuple[str, ...],
                  anomalous: bool, alert: bool, severity: str, reason: str) -> Verdict:
     """``Verdict(...)`` without the ``__new__`` that NamedTuple generates: compiled (mypyc), calling
     that interpreted function was about a tenth of a reading's cost."""
-    return _new_tuple(Verdict, (ts_ms, value, score, detectors, anomalous, alert, severity, reason))
+    return new_tuple(Verdict, (ts_ms, value, score, detectors, anomalous, alert, severity, reason))
 
 
 class SeriesMonitor:
