@@ -84,10 +84,23 @@ def random_iso(rng: random.Random) -> str:
     return f"{y:04d}-{mo:02d}-{d:02d}{rng.choice('T T')}{h:02d}:{mi:02d}:{s:02d}{frac}{zone}"
 
 
+def random_literal(rng: random.Random) -> str:
+    """A JSON number literal as devices might write one: any digits, redundant zeros, exponents."""
+    sign = rng.choice(["", "", "-"])
+    whole = rng.choice(["0", str(rng.randint(1, 9)), str(rng.randint(1, 10**rng.randint(1, 17)))])
+    frac = "".join(rng.choice("0123456789") for _ in range(rng.randint(0, 18)))
+    frac = rng.choice([frac, frac + "0", "0" * rng.randint(1, 5) + frac, "0"])
+    text = sign + whole + ("." + frac if frac else "")
+    return text + (rng.choice(["e", "E"]) + rng.choice(["", "-", "+"]) + str(rng.randint(0, 20))
+                   if rng.random() < 0.15 else "")
+
+
 def generated(n: int, seed: int = 11) -> list[str]:
     rng = random.Random(seed)
     base = [json.dumps({"device_id": f"m-{i:04d}", "ts": NOW - i * 1000, "temperature": 60 + i / 7,
-                        "pressure": 5.5, "vibration": 2.25, "seq": i}) for i in range(50)]
+                        "pressure": 5.5, "vibration": 2.25, "seq": i},
+                       separators=(",", ":") if i % 2 else None)  # compact: passed through as canonical
+            for i in range(50)]
     out: list[str] = []
     for i in range(n):
         kind = i % 5
@@ -102,10 +115,14 @@ def generated(n: int, seed: int = 11) -> list[str]:
             if rng.random() < 0.2:
                 del obj["ts"]
             out.append(json.dumps(obj, indent=rng.choice([None, 2]), ensure_ascii=rng.random() < 0.5))
-        elif kind == 2:
+        elif kind == 2 and i % 2:
             values = {s: random_double(rng, 1e12) for s in ("temperature", "pressure", "vibration")}
             raw = [random_double(rng) for _ in range(4)]
-            out.append(json.dumps({"device_id": "d", "ts": NOW, **values, "raw": raw}))
+            out.append(json.dumps({"device_id": "d", "ts": NOW, **values, "raw": raw},
+                                  separators=rng.choice([(",", ":"), (", ", ": ")])))
+        elif kind == 2:
+            literals = ",".join(f'"{s}":{random_literal(rng)}' for s in ("temperature", "pressure", "x"))
+            out.append(f'{{"device_id":"d","ts":{NOW},{literals},"seq":[{random_literal(rng)}]}}')
         elif kind == 3:
             out.append(json.dumps({"device_id": "d", "ts": random_iso(rng), "vibration": 1}))
         else:
@@ -132,12 +149,15 @@ def test_jvm_and_python_parsers_agree_on_generated_hostile_records():
     assert len(jvm) == len(records)
     mismatches = []
     valid = 0
+    as_sent = 0  # valid records that are their own canonical line (the JVM's pass-through path)
     for record, got in zip(records, jvm, strict=True):
         want = expected(record)
         valid += want["error"] is None
+        as_sent += want["canonical"] == record
         if got != want:
             mismatches.append((record, want, got))
     detail = "\n".join(f"record {r!r}\n  python {w}\n  jvm    {g}" for r, w, g in mismatches[:5])
     assert not mismatches, f"{len(mismatches)} of {len(records)} records differ:\n{detail}"
     # the generator must reach both outcomes in bulk, or the comparison proves little
     assert valid > 5_000 and len(records) - valid > 10_000, valid
+    assert as_sent > 2_000, as_sent

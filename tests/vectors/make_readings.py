@@ -243,7 +243,42 @@ def inputs() -> list[tuple[str, str | None]]:
         ("measurement bad value after bad count", _r(measurements={**{f"m{i}": 1 for i in range(70)}, "x": "a"})),
         ("measurement error names first bad", _r(measurements={"ok": 1, "bad": "x", "9": 1})),
     ]
+    # Compact records (as devices send them): the JVM passes one through as its own canonical line
+    # when nothing in it would be written otherwise; these pin each way a literal can differ.
+    for name, literal in COMPACT_LITERALS:
+        v.append((f"compact {name}", _t('{"device_id":"d-1","ts":%NOW,"temperature":' + literal
+                                         + ',"pressure":5.5,"seq":3}')))
+    v += [
+        ("compact canonical", _t('{"device_id":"d-1","ts":%NOW,"temperature":67.025,"pressure":5.5,'
+                                 '"vibration":0.0,"seq":3,"meta":{"fw":"1.2","t":[1,true,null]}}')),
+        ("compact ts float", _t('{"device_id":"d-1","ts":%NOW.0,"temperature":1.5}')),
+        ("compact ts iso", '{"device_id":"d-1","ts":"2025-11-25T07:59:59Z","temperature":1.5}'),
+        ("compact space after colon", _t('{"device_id":"d-1","ts":%NOW,"temperature": 1.5}')),
+        ("compact trailing newline", _t('{"device_id":"d-1","ts":%NOW,"temperature":1.5}\n')),
+        ("compact escaped slash", _t('{"device_id":"d-1","ts":%NOW,"temperature":1.5,"n":"a\\/b"}')),
+        ("compact escaped quote", _t('{"device_id":"d-1","ts":%NOW,"temperature":1.5,"n":"a\\"b"}')),
+        ("compact non-ascii", _t('{"device_id":"d-1","ts":%NOW,"temperature":1.5,"n":"\u00e9"}')),
+        ("compact delete char", _t('{"device_id":"d-1","ts":%NOW,"temperature":1.5,"n":"a\u007fb"}')),
+        ("compact tilde", _t('{"device_id":"d-1","ts":%NOW,"temperature":1.5,"n":"~"}')),
+        ("compact empty object and array", _t('{"device_id":"d-1","ts":%NOW,"temperature":1.5,"a":{},"b":[]}')),
+    ]
     return v
+
+
+# Number literals around the rule of StrictJson.canonicalNumber (as Python prints them, or not).
+COMPACT_LITERALS = [
+    ("int", "64"), ("negative int", "-64"), ("minus zero int", "-0"), ("zero", "0"),
+    ("fraction", "67.025"), ("negative fraction", "-0.25"), ("integral float", "67.0"),
+    ("zero float", "0.0"), ("minus zero float", "-0.0"), ("trailing zero", "67.50"),
+    ("trailing zeros", "1.100"), ("two zeros", "67.00"), ("ten-thousandth", "0.0001"),
+    ("below ten-thousandth", "0.00001"), ("three zeros", "0.00012"), ("four zeros", "0.000012"),
+    ("exponent", "1e2"), ("exponent upper", "1E2"), ("exponent fraction", "1.5e3"),
+    ("exponent as python", "1e-05"), ("15 digits", "123456789.012345"),
+    ("16 digits", "1234567890.123456"), ("17 digits", "0.30000000000000004"),
+    ("16 digits rounding", "0.1000000000000001"), ("15 digits small", "0.000123456789012345"),
+    ("15 digit integer float", "100000000000000.0"), ("16 digit integer float", "1000000000000000.0"),
+    ("near 2^53", "9007199254740993.0"), ("tiny", "5e-324"), ("over limit float", "1000000000000.5"),
+]
 
 
 # Records longer than this are stored as runs (``{"runs": [[text, count], ...]}``) and their dead

@@ -119,11 +119,42 @@ public final class Readings {
         return true;
     }
 
-    /** UTF-8 length, lone surrogates counted as 3 bytes (Python's surrogatepass). */
-    private static long utf8Length(String text) {
+    /**
+     * The record's size and nesting in one pass, for the checks that come before parsing (in the
+     * reference's order: size, then depth). {@code bytes}: UTF-8 length, lone surrogates counted as
+     * 3 bytes (Python's surrogatepass); {@code depth}: the deepest run of unclosed braces and brackets
+     * outside strings (a scan, not a parse).
+     */
+    static final class Extent {
+        long bytes;
+        int depth;
+    }
+
+    static Extent extent(String text) {
+        Extent x = new Extent();
         long n = 0;
+        int depth = 0;
+        int deepest = 0;
+        boolean inString = false;
+        boolean escaped = false;
         for (int i = 0; i < text.length(); i++) {
             char c = text.charAt(i);
+            if (inString) {
+                if (escaped) {
+                    escaped = false;
+                } else if (c == '\\') {
+                    escaped = true;
+                } else if (c == '"') {
+                    inString = false;
+                }
+            } else if (c == '"') {
+                inString = true;
+            } else if (c == '{' || c == '[') {
+                depth++;
+                deepest = Math.max(deepest, depth);
+            } else if (c == '}' || c == ']') {
+                depth--;
+            }
             if (c < 0x80) {
                 n += 1;
             } else if (c < 0x800) {
@@ -136,7 +167,9 @@ public final class Readings {
                 n += 3;
             }
         }
-        return n;
+        x.bytes = n;
+        x.depth = deepest;
+        return x;
     }
 
     /** {@code [A-Za-z0-9][A-Za-z0-9_.:-]{0,63}}, the reference's pattern, without a regex on the hot path. */
@@ -201,15 +234,17 @@ public final class Readings {
         if (blank(text)) {
             return Result.bad("empty record");
         }
-        if (utf8Length(text) > MAX_RECORD_BYTES) {
+        Extent extent = extent(text);
+        if (extent.bytes > MAX_RECORD_BYTES) {
             return Result.bad("record larger than " + MAX_RECORD_BYTES + " bytes");
         }
-        if (StrictJson.nestingDepth(text) > MAX_DEPTH) {
+        if (extent.depth > MAX_DEPTH) {
             return Result.bad("invalid JSON: nested deeper than " + MAX_DEPTH + " levels");
         }
         Object doc;
+        boolean[] canonical = new boolean[1];
         try {
-            doc = StrictJson.parse(text);
+            doc = StrictJson.parse(text, canonical);
         } catch (StrictJson.Failure f) {
             return Result.bad(f.reason);
         }
@@ -312,8 +347,14 @@ public final class Readings {
             values = Arrays.copyOf(values, n);
         }
         long tsMs = ts.longValueExact();
-        obj.put("ts", BigInteger.valueOf(tsMs));
-        return new Result(null, null, StrictJson.write(obj), (String) deviceId, tsMs, names, values);
+        String line;
+        if (canonical[0] && rawTs instanceof BigInteger) {
+            line = text; // already the canonical line (a compact record with an integer ts)
+        } else {
+            obj.put("ts", BigInteger.valueOf(tsMs));
+            line = StrictJson.write(obj);
+        }
+        return new Result(null, null, line, (String) deviceId, tsMs, names, values);
     }
 
     /** {@code |v| > MAX_ABS_VALUE}, exact for integers of any size (as Python compares int and float). */

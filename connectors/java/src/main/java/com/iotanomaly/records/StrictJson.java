@@ -18,7 +18,7 @@ import java.util.Map;
  * <p>Values: {@link LinkedHashMap} (key order kept), {@link ArrayList}, {@link String},
  * {@link BigInteger} (integers), {@link Double} (numbers with a fraction or exponent), {@link Boolean}
  * and {@link #NULL}. Duplicate keys, NaN/Infinity literals and numbers that overflow a double are
- * refused. The caller bounds nesting first ({@link #nestingDepth}), so the recursion is shallow.
+ * refused. The caller bounds nesting first ({@code Readings.extent}), so the recursion is shallow.
  */
 public final class StrictJson {
 
@@ -46,6 +46,8 @@ public final class StrictJson {
 
     private final String s;
     private final int len;
+    /** Whether the text so far is exactly what {@link #write} gives for what it parsed to. */
+    private boolean canonical = true;
 
     private StrictJson(String s) {
         this.s = s;
@@ -54,6 +56,17 @@ public final class StrictJson {
 
     /** Parses a whole document (leading/trailing JSON whitespace allowed). */
     public static Object parse(String text) throws Failure {
+        return parse(text, new boolean[1]);
+    }
+
+    /**
+     * {@link #parse}, and {@code canonical[0]} set to whether {@code text} already is, character for
+     * character, what {@link #write} gives for the parsed value: no whitespace outside strings, no
+     * escapes, only printable ASCII in strings and numbers as Python prints them. Devices mostly send
+     * such lines (compact {@code json.dumps}), whose canonical form then needs no writing at all. The
+     * test is conservative: a false here only means the caller writes the line.
+     */
+    public static Object parse(String text, boolean[] canonical) throws Failure {
         StrictJson p = new StrictJson(text);
         if (text.startsWith("\ufeff")) {
             throw p.syntax("Unexpected UTF-8 BOM (decode using utf-8-sig)", 0);
@@ -68,44 +81,21 @@ public final class StrictJson {
         if (end != p.len) {
             throw p.syntax("Extra data", end);
         }
+        canonical[0] = p.canonical;
         return out[0];
     }
 
-    /** The deepest run of unclosed braces/brackets outside strings (a scan, not a parse). */
-    public static int nestingDepth(String text) {
-        int depth = 0;
-        int deepest = 0;
-        boolean inString = false;
-        boolean escaped = false;
-        for (int i = 0; i < text.length(); i++) {
-            char ch = text.charAt(i);
-            if (inString) {
-                if (escaped) {
-                    escaped = false;
-                } else if (ch == '\\') {
-                    escaped = true;
-                } else if (ch == '"') {
-                    inString = false;
-                }
-            } else if (ch == '"') {
-                inString = true;
-            } else if (ch == '{' || ch == '[') {
-                depth++;
-                deepest = Math.max(deepest, depth);
-            } else if (ch == '}' || ch == ']') {
-                depth--;
-            }
-        }
-        return deepest;
-    }
-
     private int skipWs(int i) {
+        int from = i;
         while (i < len) {
             char c = s.charAt(i);
             if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
                 break;
             }
             i++;
+        }
+        if (i != from) {
+            canonical = false;
         }
         return i;
     }
@@ -187,12 +177,14 @@ public final class StrictJson {
     private int number(int start, Object[] out) throws Failure {
         int end = len - 1;
         int idx = start;
-        if (s.charAt(idx) == '-') {
+        boolean negative = s.charAt(idx) == '-';
+        if (negative) {
             idx++;
             if (idx > end) {
                 return -start - 1;
             }
         }
+        int intFrom = idx;
         char c = s.charAt(idx);
         if (c >= '1' && c <= '9') {
             idx++;
@@ -204,6 +196,7 @@ public final class StrictJson {
         } else {
             return -start - 1;
         }
+        int intEnd = idx;
         boolean isFloat = false;
         if (idx < end && s.charAt(idx) == '.' && digit(s.charAt(idx + 1))) {
             isFloat = true;
@@ -212,6 +205,8 @@ public final class StrictJson {
                 idx++;
             }
         }
+        int fracEnd = idx;
+        boolean exponent = false;
         if (idx < end && (s.charAt(idx) == 'e' || s.charAt(idx) == 'E')) {
             int eStart = idx;
             idx++;
@@ -223,9 +218,34 @@ public final class StrictJson {
             }
             if (digit(s.charAt(idx - 1))) {
                 isFloat = true;
+                exponent = true;
             } else {
                 idx = eStart;
             }
+        }
+        if (canonical && !canonicalNumber(negative, intFrom, intEnd, fracEnd, isFloat, exponent)) {
+            canonical = false;
+        }
+        int intDigits = intEnd - intFrom;
+        int fracDigits = isFloat && !exponent ? fracEnd - intEnd - 1 : 0;
+        if ((!isFloat && intDigits <= 18) || (isFloat && !exponent && intDigits + fracDigits <= 15)) {
+            // the usual literal, read without a substring: an integer that fits a long, or a decimal
+            // m / 10^k with m < 2^53 and k <= 22, both exact doubles, so the division is correctly
+            // rounded: the double Double.parseDouble (and Python's float) gives
+            long m = 0;
+            for (int i = intFrom; i < fracEnd; i++) {
+                char d = s.charAt(i);
+                if (d != '.') {
+                    m = m * 10 + (d - '0');
+                }
+            }
+            if (isFloat) {
+                double v = m / POW10[fracDigits];
+                out[0] = negative ? -v : v;
+            } else {
+                out[0] = BigInteger.valueOf(negative ? -m : m);
+            }
+            return idx;
         }
         String literal = s.substring(start, idx);
         if (isFloat) {
@@ -235,16 +255,49 @@ public final class StrictJson {
             }
             out[0] = v;
         } else {
-            int digits = literal.length() - (literal.charAt(0) == '-' ? 1 : 0);
-            if (digits > MAX_INT_DIGITS) {
+            if (intDigits > MAX_INT_DIGITS) {
                 String msg = "Exceeds the limit (" + MAX_INT_DIGITS + " digits) for integer string conversion: "
-                        + "value has " + digits + " digits; use sys.set_int_max_str_digits() to increase the limit";
+                        + "value has " + intDigits + " digits; use sys.set_int_max_str_digits() to increase the limit";
                 throw new Failure("invalid JSON: " + (msg.length() > 200 ? msg.substring(0, 200) : msg));
             }
-            // most integers (timestamps, counts) fit a long: parsing them as one is ~5x cheaper
-            out[0] = digits <= 18 ? BigInteger.valueOf(Long.parseLong(literal)) : new BigInteger(literal);
+            out[0] = new BigInteger(literal);
         }
         return idx;
+    }
+
+    /**
+     * Whether Python prints the number just scanned in exactly its characters. Integers: all but
+     * {@code -0} (JSON has no leading zeros). Fractions without an exponent, such as {@code 67.025}:
+     * with at most 15 significant digits a decimal reads back from its double unchanged (DBL_DIG), so
+     * no shorter digits read as the same double, and repr's shortest digits are the literal's own
+     * unless it ends in a redundant zero ({@code 67.50}); repr keeps the fixed layout while
+     * 1e-4 <= |v| < 1e16. Anything else (an exponent, more digits) is left to write().
+     */
+    private boolean canonicalNumber(boolean negative, int intFrom, int intEnd, int fracEnd, boolean isFloat,
+            boolean exponent) {
+        int intDigits = intEnd - intFrom;
+        boolean zeroWhole = intDigits == 1 && s.charAt(intFrom) == '0';
+        if (!isFloat) {
+            return !(negative && zeroWhole);
+        }
+        if (exponent) {
+            return false;
+        }
+        int fracDigits = fracEnd - intEnd - 1;
+        if (fracDigits == 1 && s.charAt(intEnd + 1) == '0') {
+            return intDigits <= 15; // "67.0": an integer-valued double, exact below 1e15
+        }
+        if (s.charAt(fracEnd - 1) == '0') {
+            return false;
+        }
+        if (zeroWhole) {
+            int zeros = 0;
+            while (s.charAt(intEnd + 1 + zeros) == '0') {
+                zeros++;
+            }
+            return zeros <= 3 && fracDigits - zeros <= 15; // below 1e-4 repr writes an exponent
+        }
+        return intDigits + fracDigits <= 15;
     }
 
     private int hex4(int from) {
@@ -258,6 +311,24 @@ public final class StrictJson {
             c = (c << 4) | d;
         }
         return c;
+    }
+
+    /**
+     * The names every reading repeats: taken as these constants (hash codes cached) rather than a new
+     * substring each time, since every key is hashed into the record's map.
+     */
+    private static final String[] KNOWN = {"device_id", "ts", "seq", "temperature", "pressure", "vibration",
+        "measurements"};
+
+    /** The text between {@code from} and {@code to} (no escapes in it). */
+    private String plain(int from, int to) {
+        int n = to - from;
+        for (String k : KNOWN) {
+            if (k.length() == n && s.regionMatches(from, k, 0, n)) {
+                return k;
+            }
+        }
+        return s.substring(from, to);
     }
 
     /** A string whose opening quote is at {@code end - 1}. */
@@ -275,16 +346,20 @@ public final class StrictJson {
                 if (c <= 0x1f) {
                     throw syntax("Invalid control character at", next);
                 }
+                if (c > '~') {
+                    canonical = false; // write() escapes it
+                }
             }
             if (next >= len) {
                 throw syntax("Unterminated string starting at", begin);
             }
             if (c == '"' && sb == null) {
-                out[0] = s.substring(end, next);
+                out[0] = plain(end, next);
                 return next + 1;
             }
             if (sb == null) {
                 sb = new StringBuilder(next - end + 16);
+                canonical = false; // an escape: write() may spell it otherwise
             }
             sb.append(s, end, next);
             next++;
