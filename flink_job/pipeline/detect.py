@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from collections import OrderedDict
 from typing import Any
@@ -43,10 +42,11 @@ from pyflink.common import Row, Types
 from pyflink.datastream import KeyedProcessFunction, OutputTag, RuntimeContext, TimeDomain
 from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
+from flink_job.core.detection.batch import ASIDE, PART, READING, judge_batch, silence_verdict
 from flink_job.core.detection.config import BaselineConfig, DetectionConfig, ThresholdConfig
 from flink_job.core.detection.device import DEVICE, DeviceMonitor
 from flink_job.core.detection.monitor import SeriesMonitor, Verdict
-from flink_job.core.detection.order import aside_reason, behind_ms
+from flink_job.core.detection.order import aside_reason
 from flink_job.core.outputs import Anomaly, ScoredReading
 from flink_job.pipeline.outputs import ALERT_PAIR_TYPE, READING_TYPE, bucket_of, to_row
 from flink_job.pipeline.state_commit import pipeline_commits
@@ -141,13 +141,14 @@ def anomaly_row(device_id: str, sensor: str, v: Verdict) -> Row:
 def silence_row(dev: DeviceMonitors, now_ms: int, why: str) -> Row | None:
     """The device-level silence row at ``now_ms`` (its alert set at the onset only), or None while
     no sensor of the device has been silent for the timeout."""
-    verdicts = [v for m in dev.monitors.values() if (v := m.check_silence(now_ms)) is not None]
-    if not verdicts:
-        return None
-    v = verdicts[0]
-    reason = f"device silent: no reading for {(now_ms - dev.last_ts) / 1000:.0f} s{why}"
-    return to_row(
-        Anomaly(dev.device_id, DEVICE, v.ts_ms, None, 1.0, v.severity, "silence", True, v.alert, reason))
+    v = silence_verdict(dev.core, now_ms)
+    return None if v is None else _silence_row(dev.device_id, v, dev.last_ts, why)
+
+
+def _silence_row(device_id: str, v: Verdict, last_ts: int, why: str) -> Row:
+    reason = f"device silent: no reading for {(v.ts_ms - last_ts) / 1000:.0f} s{why}"
+    return to_row(Anomaly(device_id, DEVICE, v.ts_ms, None, 1.0, v.severity, "silence", True, v.alert,
+                          reason))
 
 
 def aside_line(device_id: str, ts_ms: int, values: dict[str, float], behind: int, newest_ms: int) -> str:
@@ -160,50 +161,39 @@ def aside_line(device_id: str, ts_ms: int, values: dict[str, float], behind: int
                        "received_at": received}, separators=(",", ":"))
 
 
-def is_reportable(v: Verdict) -> bool:
-    """Readings worth a row downstream: anything a detector flagged, or an open episode."""
-    return v.anomalous or v.alert or bool(v.detectors)
-
-
 def detect_batch(
     dev: DeviceMonitors,
     ts_list: list[int],
-    columns: dict[str, list[float]],
+    names: list[str],
+    flat: list[float],
+    positions: list[int] | None = None,
     with_readings: bool = False,
 ) -> list:
-    """Run one device's micro-batch (NaN = sensor not reported) through its monitor, in arrival order.
+    """Run one device's share of a micro-batch through its monitor, in arrival order
+    (``flink_job.core.detection.batch.judge_batch``: ``flat`` holds a value per name per reading,
+    NaN = not reported; ``positions``: the device's readings, None: all).
 
     Returns anomaly rows (per sensor, and ``device`` for the multivariate model), ``(OUT_OF_ORDER,
     line)`` for each reading older than the device's newest (not judged) and, with ``with_readings``,
     ``(READINGS, row)`` for every sensor reading judged.
     """
-    rows: list = []
+    found: list = []
     device_id = dev.device_id
-    timeout = dev.core.detection.silence_timeout_ms
-    for i, ts in enumerate(ts_list):
-        values = {s: vs[i] for s, vs in columns.items() if not math.isnan(vs[i])}
-        if not values:
-            continue
-        behind = behind_ms(dev.last_ts, ts)
-        if behind:
-            rows.append((OUT_OF_ORDER, aside_line(device_id, ts, values, behind, dev.last_ts)))
-            continue
-        if 0 <= dev.last_ts <= ts - timeout:
-            # The reading ends a silence its event-time timer has not raised yet: in catch-up one
-            # watermark step can leap past both the timer and this reading, whose batch then comes
-            # first and would move the timer. Raised here, it is the row the timer would give.
-            row = silence_row(dev, dev.last_ts + timeout, "")
-            if row is not None and row.alert:
-                rows.append(row)
-        dev.last_ts = ts
-        verdict = dev.core.update(ts, values)
-        for sensor, v in verdict.parts.items():
-            if is_reportable(v):
-                rows.append(anomaly_row(device_id, sensor, v))
-        if with_readings:
-            for sensor, v in verdict.sensors.items():
-                rows.append((READINGS, to_row(ScoredReading(
-                    device_id, sensor, v.ts_ms, v.value, float(v.score), v.severity, v.anomalous, v.alert))))
+    dev.last_ts = judge_batch(dev.core, dev.last_ts, ts_list, names, flat, positions,
+                              dev.core.detection.silence_timeout_ms, with_readings, found)
+    rows: list = []
+    for f in found:
+        tag = f[0]
+        if tag == PART:
+            rows.append(anomaly_row(device_id, f[1], f[2]))
+        elif tag == READING:
+            v = f[2]
+            rows.append((READINGS, to_row(ScoredReading(
+                device_id, f[1], v.ts_ms, v.value, float(v.score), v.severity, v.anomalous, v.alert))))
+        elif tag == ASIDE:
+            rows.append((OUT_OF_ORDER, aside_line(device_id, f[1], f[2], f[3], f[4])))
+        else:  # SILENCE
+            rows.append(_silence_row(device_id, f[1], f[2], ""))
     return rows
 
 
@@ -363,9 +353,6 @@ class DetectAnomalies(KeyedProcessFunction):
         sched = self._schedule(key)
         if sched is None:
             sched = self._schedules[key] = Schedule()
-        # one row of len(names) values per reading (DeviceMicroBatcher): a column per sensor name
-        k = len(names)
-        columns = {name: flat[j::k] for j, name in enumerate(names)}
         rows: list = []
         timeout = self._detection.silence_timeout_ms
         earliest = END_OF_TIME
@@ -376,12 +363,8 @@ class DetectAnomalies(KeyedProcessFunction):
                     device_id, self._detection, self._thresholds, self._baseline))
                 self._keep(dev)
             before = dev.last_ts
-            if idx is None:  # the whole batch is this device's
-                rows += detect_batch(dev, ts_list, columns, self._with_readings)
-            else:
-                rows += detect_batch(dev, [ts_list[i] for i in idx],
-                                     {s: [vs[i] for i in idx] for s, vs in columns.items()},
-                                     self._with_readings)
+            # one row of len(names) values per reading (DeviceMicroBatcher); idx None: all are this device's
+            rows += detect_batch(dev, ts_list, names, flat, idx, self._with_readings)
             self._changed(key, dev)
             # readings set aside (out of order) neither end a silence nor move its deadline
             if dev.last_ts >= 0 and (dev.last_ts != before or device_id not in sched.devices):

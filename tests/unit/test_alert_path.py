@@ -9,9 +9,10 @@ from pyflink.common import Row
 
 from flink_job.core.detection.config import DetectionConfig, ThresholdConfig
 from flink_job.core.detection.device import DeviceMonitor
-from flink_job.pipeline.detect import ALERTS, READINGS, DetectAnomalies, DeviceMonitors, detect_batch
+from flink_job.pipeline.detect import ALERTS, READINGS, DetectAnomalies, DeviceMonitors
 from flink_job.pipeline.outputs import SINK_KEYS, bucket_of
 from flink_job.pipeline.sinks import REJECTED, BatchingSink
+from tests.unit.batches import detect_batch
 
 DET, TH = DetectionConfig(), ThresholdConfig()
 

@@ -15,7 +15,8 @@ from pyflink.common import Row
 
 from flink_job.core.detection.config import DetectionConfig, ThresholdConfig
 from flink_job.core.detection.device import DeviceMonitor
-from flink_job.pipeline.detect import _CONFIGS, OUT_OF_ORDER, READINGS, DeviceMonitors, detect_batch
+from flink_job.pipeline.detect import _CONFIGS, OUT_OF_ORDER, READINGS, DeviceMonitors
+from tests.unit.batches import detect_batch
 
 DET, TH = DetectionConfig(), ThresholdConfig()
 NAN = float("nan")
