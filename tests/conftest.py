@@ -124,12 +124,22 @@ def _record_simulation(path: Path, **settings):  # noqa: ANN201 - localdev.simul
     return sim
 
 
+def job_env() -> dict[str, str]:
+    """The environment of a job run as a subprocess (``IOT_ANOMALY_LOCAL``): this process's, less
+    ``PYFLINK_GATEWAY_DISABLED``, which an in-process PyFlink job's loopback Python worker leaves in
+    ``os.environ`` and which would forbid the child its own gateway (test order decided the outcome)."""
+    import os
+
+    env = dict(os.environ, IOT_ANOMALY_LOCAL="true")
+    env.pop("PYFLINK_GATEWAY_DISABLED", None)
+    return env
+
+
 def _run_job(
     groups: dict[str, dict[str, str]], work: Path, timeout_s: int = 300
 ) -> subprocess.CompletedProcess:
     """Run ``python -m flink_job.main`` locally with these property groups; fail on a non-zero exit."""
     import json
-    import os
 
     props = work / "application_properties.json"
     from flink_job.core import schema
@@ -137,7 +147,7 @@ def _run_job(
     props.write_text(json.dumps(schema.document(groups)))
     done = subprocess.run(
         [sys.executable, "-m", "flink_job.main", "--properties", str(props)],
-        cwd=REPO, env=dict(os.environ, IOT_ANOMALY_LOCAL="true"), capture_output=True, text=True,
+        cwd=REPO, env=job_env(), capture_output=True, text=True,
         timeout=timeout_s,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]

@@ -33,6 +33,7 @@ from flink_job.core.records import parse_reading
 from flink_job.pipeline.checkpoints import completed_checkpoints
 from localdev.demo import DemoSettings, archive_lines, drain_alert_queue, local_properties
 from localdev.simulator import Simulation, SimulationConfig, generate, send_to_kinesis
+from tests.conftest import job_env
 
 pytestmark = pytest.mark.integration
 
@@ -145,7 +146,7 @@ def _start_job(props: Path, log: Path, restore: str | None = None) -> subprocess
         return subprocess.Popen(
             cmd,
             cwd=REPO,
-            env=dict(os.environ, IOT_ANOMALY_LOCAL="true"),
+            env=job_env(),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: driver, gateway JVM, Python workers

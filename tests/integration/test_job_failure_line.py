@@ -12,6 +12,7 @@ import pytest
 
 from flink_job.core import schema
 from localdev.emulator import ACCOUNT, REGION
+from tests.conftest import job_env
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +31,7 @@ def run_job(tmp_path, endpoint: str, stream_arn: str, jar) -> tuple[subprocess.C
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "flink_job.main", "--properties", str(props)],
-        cwd=REPO, env=dict(os.environ, IOT_ANOMALY_LOCAL="true"), capture_output=True, text=True, timeout=180,
+        cwd=REPO, env=job_env(), capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     return done, time.monotonic() - started
 

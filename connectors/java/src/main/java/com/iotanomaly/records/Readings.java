@@ -357,6 +357,41 @@ public final class Readings {
         return new Result(null, null, line, (String) deviceId, tsMs, names, values);
     }
 
+    /**
+     * The event time the source gives a record ({@code ReadingTimestampAssigner}): its {@code ts} as
+     * {@link #parse} reads it (the same parser, the same rules: epoch ms, a truncated decimal, ISO-8601
+     * with a zone), or 0 when the record is not a strict JSON object within the size and depth limits,
+     * has no such {@code ts}, or one before 2000-01-01 or more than {@code maxFutureMs} ahead of
+     * {@code nowMs}; a framed record is read as the parse step reads it (its text if the bytes are
+     * UTF-8, else 0). A watermark never advances on 0, so a broken
+     * clock or a malformed record cannot drag event time along. The other fields are not checked (a
+     * reading refused for its device id still has its time). Never throws.
+     */
+    public static long eventTime(String raw, long nowMs, long maxFutureMs) {
+        try {
+            String text = raw == null ? null : unframe(raw)[0];
+            if (text == null || text.isEmpty()) {
+                return 0L;
+            }
+            Extent extent = extent(text);
+            if (extent.bytes > MAX_RECORD_BYTES || extent.depth > MAX_DEPTH) {
+                return 0L;
+            }
+            Object doc = StrictJson.parse(text, new boolean[1]);
+            if (!(doc instanceof Map)) {
+                return 0L;
+            }
+            BigInteger ts = parseTs(((Map<?, ?>) doc).get("ts"));
+            if (ts == null || ts.bitLength() >= 64) {
+                return 0L;
+            }
+            long ms = ts.longValue();
+            return ms < MIN_TS_MS || ms - maxFutureMs > nowMs ? 0L : ms;
+        } catch (StrictJson.Failure | RuntimeException | StackOverflowError e) {
+            return 0L;
+        }
+    }
+
     /** {@code |v| > MAX_ABS_VALUE}, exact for integers of any size (as Python compares int and float). */
     private static boolean outOfRange(Object v) {
         if (v instanceof BigInteger) {

@@ -59,6 +59,12 @@ public class ReadingsVectorsTest {
             @SuppressWarnings("unchecked")
             Map<String, Object> actual = (Map<String, Object>) StrictJson.parse(
                     ParseCli.resultJson(Readings.parse(record, now, maxFuture), record, now));
+            // the source's event time is the parse step's ts for every valid reading
+            if (expected.get("error") == StrictJson.NULL
+                    && Readings.eventTime(record, now, maxFuture) != ((BigInteger) expected.get("ts")).longValueExact()) {
+                failures.add(v.get("name") + ": event time " + Readings.eventTime(record, now, maxFuture)
+                        + " != ts " + expected.get("ts"));
+            }
             if (expected.get("dead_letter") == StrictJson.NULL) {
                 actual.put("dead_letter", StrictJson.NULL); // long records: not stored in the file
             }

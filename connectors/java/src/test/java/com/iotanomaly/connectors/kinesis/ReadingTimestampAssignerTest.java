@@ -28,6 +28,8 @@ public class ReadingTimestampAssignerTest {
         assertEquals(1764057600123L, ts("{\"ts\": 1764057600123.9}"));
         assertEquals(1764057600000L, ts("{\"ts\": 1.7640576E12}"));
         assertEquals(1764057600000L, ts("  {\"nested\": {\"ts\": 5, \"a\": [1, {\"ts\": 6}]}, \"ts\": 1764057600000} "));
+        // framed UTF-8 text is read as the parse step reads it: {"ts":1764057600000}
+        assertEquals(1764057600000L, ts(RecordText.BINARY_PREFIX + "eyJ0cyI6MTc2NDA1NzYwMDAwMH0="));
     }
 
     @Test
@@ -51,7 +53,7 @@ public class ReadingTimestampAssignerTest {
             "{\"ts\":1764057600000,\"ts\":1764057600001}", // duplicate key
             "{\"ts\":1764057600000,\"a\":{\"b\":1,\"b\":2}}", // duplicate key at depth
             "{\"ts\":NaN}",
-            RecordText.BINARY_PREFIX + "eyJ0cyI6MTc2NDA1NzYwMDAwMH0=",
+            RecordText.BINARY_PREFIX + "/w==", // framed bytes that are not UTF-8
         };
         for (String s : bad) {
             assertEquals(String.valueOf(s), 0L, ts(s));
