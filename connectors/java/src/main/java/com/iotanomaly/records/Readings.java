@@ -234,17 +234,10 @@ public final class Readings {
         if (blank(text)) {
             return Result.bad("empty record");
         }
-        Extent extent = extent(text);
-        if (extent.bytes > MAX_RECORD_BYTES) {
-            return Result.bad("record larger than " + MAX_RECORD_BYTES + " bytes");
-        }
-        if (extent.depth > MAX_DEPTH) {
-            return Result.bad("invalid JSON: nested deeper than " + MAX_DEPTH + " levels");
-        }
         Object doc;
         boolean[] canonical = new boolean[1];
         try {
-            doc = StrictJson.parse(text, canonical);
+            doc = document(text, canonical);
         } catch (StrictJson.Failure f) {
             return Result.bad(f.reason);
         }
@@ -358,6 +351,21 @@ public final class Readings {
     }
 
     /**
+     * The JSON document of a record's text, within the size and depth limits (checked first, in the
+     * reference's order: size, then depth, then the parse); a refusal's reason is the dead letter's.
+     */
+    private static Object document(String text, boolean[] canonical) throws StrictJson.Failure {
+        Extent extent = extent(text);
+        if (extent.bytes > MAX_RECORD_BYTES) {
+            throw new StrictJson.Failure("record larger than " + MAX_RECORD_BYTES + " bytes");
+        }
+        if (extent.depth > MAX_DEPTH) {
+            throw new StrictJson.Failure("invalid JSON: nested deeper than " + MAX_DEPTH + " levels");
+        }
+        return StrictJson.parse(text, canonical);
+    }
+
+    /**
      * The event time the source gives a record ({@code ReadingTimestampAssigner}): its {@code ts} as
      * {@link #parse} reads it (the same parser, the same rules: epoch ms, a truncated decimal, ISO-8601
      * with a zone), or 0 when the record is not a strict JSON object within the size and depth limits,
@@ -373,11 +381,7 @@ public final class Readings {
             if (text == null || text.isEmpty()) {
                 return 0L;
             }
-            Extent extent = extent(text);
-            if (extent.bytes > MAX_RECORD_BYTES || extent.depth > MAX_DEPTH) {
-                return 0L;
-            }
-            Object doc = StrictJson.parse(text, new boolean[1]);
+            Object doc = document(text, new boolean[1]);
             if (!(doc instanceof Map)) {
                 return 0L;
             }

@@ -22,9 +22,6 @@ public class ReadingTimestampAssigner implements SerializableTimestampAssigner<S
 
     private static final long serialVersionUID = 1L;
 
-    /** 2000-01-01T00:00:00Z: older readings are treated as invalid. */
-    public static final long MIN_TS_MS = Readings.MIN_TS_MS;
-
     private final long maxFutureMs;
 
     public ReadingTimestampAssigner(long maxFutureMs) {
