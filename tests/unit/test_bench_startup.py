@@ -55,3 +55,9 @@ def test_pairs_report_medians_and_the_median_of_each_pairs_own_ratio(bench):
 def test_pairs_without_gross_figures_report_none(bench):
     out = bench.summarize_pairs([{"ours": 50_000, "reference": 25_000}])
     assert out["ratio_to_reference"] == 2.0 and "ratio_to_reference_gross" not in out
+
+
+@pytest.mark.parametrize("flag", ["--steady-factor", "--steady-pairs"])
+def test_a_negative_steady_state_setting_is_refused_by_name(bench, flag):
+    with pytest.raises(SystemExit, match="--steady-factor and --steady-pairs must be >= 0"):
+        bench.main([flag, "-1"])
