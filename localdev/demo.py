@@ -19,13 +19,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flink_job.core import schema
 from localdev import emulator
-from localdev.simulator import Simulation, SimulationConfig, generate, send_to_kinesis
+from localdev.simulator import OUTLIER_SIGMAS, Simulation, SimulationConfig, generate, send_to_kinesis
 
 REPO = Path(__file__).resolve().parents[1]
 JAR = REPO / "build" / "libs" / "pyflink-dependencies.jar"
@@ -257,6 +257,23 @@ def unmatched_alerts(labels: list[dict], alerts: list[dict], slack_ms: int) -> l
     return [ev for ev in alerts if not any(_in_window(a, ev, slack_ms) for a in labels)]
 
 
+# An alert on a chance outlier starts on the outlier's reading, or on one of the next few (debounce).
+OUTLIER_SLACK_MS = 1_000
+
+
+def on_outlier(outliers: list[dict], ev: dict) -> bool:
+    """Whether alert ``ev`` is about a chance outlier of the simulated noise (`Simulation.outliers`):
+    same device, at or just after its reading, on its sensor or a multivariate alert naming it."""
+    for o in outliers:
+        if o["device_id"] != ev["device_id"] or not 0 <= ev["ts"] - o["ts"] <= OUTLIER_SLACK_MS:
+            continue
+        if ev["sensor"] == o["sensor"] or (
+            ev["sensor"] == DEVICE_SENSOR and o["sensor"] in top_sensors(ev.get("reason", ""))
+        ):
+            return True
+    return False
+
+
 def stop_drained(job_client, savepoint_dir: Path, deploy_timeout_s: float = 60.0) -> str:  # noqa: ANN001
     """Stop with a savepoint after draining: MAX_WATERMARK flushes windows, timers and buffers.
 
@@ -365,6 +382,7 @@ def run_pipeline(aws: emulator.LocalAws, s: DemoSettings, work: Path) -> dict:
     events_sent = sent_box[0]
     log(f"simulator: done, {events_sent:,} records in {send_s:.1f} s ({events_sent / send_s:,.0f}/s)")
     (work / "labels.json").write_text(json.dumps(sim.labels(), indent=2))
+    (work / "noise_outliers.json").write_text(json.dumps([asdict(o) for o in sim.outliers], indent=2))
 
     def caught_up() -> tuple[bool, str]:
         n = len(archive_lines(aws, "raw/")) + len(archive_lines(aws, "dead-letters/"))
@@ -391,7 +409,11 @@ def run_pipeline(aws: emulator.LocalAws, s: DemoSettings, work: Path) -> dict:
     labels = sim.labels()
     slack = s.batch_window_ms + s.silence_timeout_ms + 10_000
     hit = alerted_anomalies(labels, alerts, slack)
-    unmatched = unmatched_alerts(labels, alerts, slack)
+    outliers = [asdict(o) for o in sim.outliers]
+    unexplained = unmatched_alerts(labels, alerts, slack)
+    # not false alarms: points the simulator's own noise put >= OUTLIER_SIGMAS from their mean
+    on_outliers = [ev for ev in unexplained if on_outlier(outliers, ev)]
+    unmatched = [ev for ev in unexplained if ev not in on_outliers]
     threshold = [a for a in labels if a["threshold_breach"]]
     return {
         "events_sent": events_sent,
@@ -404,6 +426,8 @@ def run_pipeline(aws: emulator.LocalAws, s: DemoSettings, work: Path) -> dict:
         "threshold_anomalies_alerted": sum(1 for a in hit if a["threshold_breach"]),
         "alerts_raised": len(alerts),
         "alerts_unmatched": len(unmatched),
+        "noise_outliers": len(outliers),
+        "alerts_on_noise_outliers": len(on_outliers),
         "alerts_published": len(published),
         "events_archived_twice": len(raw) - len(set(raw)),
         "alerts_published_twice": len(published) - len({m.get("alert_id") for m in published}),
@@ -426,6 +450,8 @@ def run_pipeline(aws: emulator.LocalAws, s: DemoSettings, work: Path) -> dict:
             "alerted": hit,
             "alerts": alerts,
             "alerts_unmatched": unmatched,
+            "alerts_on_noise_outliers": on_outliers,
+            "noise_outliers": outliers,
             "published": published,
             "dead": dead,
             "raw": raw,
@@ -464,8 +490,10 @@ def human_summary(r: dict) -> str:
             f" ({'nothing lost' if accounted == r['events_sent'] else 'MISMATCH'})",
             f"injected anomalies alerted: {r['anomalies_alerted']}/{r['anomalies_injected']} ({kinds}); "
             f"threshold breaches {r['threshold_anomalies_alerted']}/{r['threshold_anomalies_injected']}",
-            f"alerts raised {r['alerts_raised']} ({r['alerts_unmatched']} match no injected anomaly), "
-            f"published to SNS and read back from SQS {r['alerts_published']}",
+            f"alerts raised {r['alerts_raised']} ({r['alerts_unmatched']} match no injected anomaly"
+            + (f"; {r['alerts_on_noise_outliers']} on the {r['noise_outliers']} chance outliers of the "
+               f"simulated noise, >= {OUTLIER_SIGMAS} sigma" if r.get("noise_outliers") else "")
+            + f"), published to SNS and read back from SQS {r['alerts_published']}",
             f"duplicates: {r['events_archived_twice']} records archived twice, "
             f"{r['alerts_published_twice']} alerts published twice"
             + (" (job cancelled and resumed mid-stream)" if r["restored_mid_stream"] else ""),
@@ -499,7 +527,7 @@ def main(settings: DemoSettings, state_dir: Path) -> int:
         log("local AWS stopped")
     result["wall_seconds"] = round(time.monotonic() - started, 1)
     detail = result.pop("_detail")
-    for name in ("alerts", "alerts_unmatched"):
+    for name in ("alerts", "alerts_unmatched", "alerts_on_noise_outliers"):
         (state_dir / "demo" / f"{name}.json").write_text(json.dumps(detail[name], indent=2))
     if result.get("archive_copy"):
         from flink_job.history.report import write_report
@@ -521,6 +549,7 @@ __all__ = [
     "alerted_anomalies",
     "local_properties",
     "main",
+    "on_outlier",
     "run_pipeline",
     "unmatched_alerts",
 ]

@@ -47,6 +47,11 @@ LOAD_WALK_STEP_S, LOAD_WALK_SIGMA, LOAD_WALK_REVERSION = 15.0, 0.05, 0.7
 # A decouple episode mirrors the pressure swing over this ramp (no step for a rate-of-change detector).
 DECOUPLE_RAMP_MS = 2_000
 
+# A normal reading whose own noise draw is this many sigmas or more from its mean is listed as a chance
+# outlier (`Simulation.outliers`): not an injected anomaly, yet a point a z-score detector is right to
+# flag (the default zscore alerts near |z| 4.9). Gaussian noise makes one in ~150,000 draws.
+OUTLIER_SIGMAS = 4.5
+
 ANOMALY_KINDS = ("spike", "level_shift", "drift", "stuck", "silent", "decouple")
 MALFORMED_KINDS = ("bad_json", "missing_field", "wrong_type", "nan", "future_ts")
 
@@ -96,12 +101,23 @@ class Anomaly:
     threshold_breach: bool  # crosses a default critical threshold: must raise an alert
 
 
+@dataclass(frozen=True)
+class Outlier:
+    """A normal reading that its noise alone put ``sigmas`` (signed) from its mean (`OUTLIER_SIGMAS`)."""
+
+    device_id: str
+    sensor: str
+    ts: int
+    sigmas: float
+
+
 @dataclass
 class Simulation:
     """Records in send order, the labels and counts of what was made."""
 
     config: SimulationConfig
     anomalies: list[Anomaly] = field(default_factory=list)
+    outliers: list[Outlier] = field(default_factory=list)
     malformed: dict[str, int] = field(default_factory=dict)
     valid: int = 0
 
@@ -249,18 +265,21 @@ def generate(cfg: SimulationConfig, sim: Simulation | None = None) -> Iterator[t
                 # A decouple episode mirrors the swing around the base: the same marginal range,
                 # but the opposite of what temperature does.
                 mirror = max((_mirror_weight(a, ts) for a in episodes if a.kind == "decouple"), default=0.0)
+                noise = rng.gauss(0, sigma)
                 normal = (
                     base
                     + offsets[sensor] * amp
                     + amp * math.sin(2 * math.pi * ts / DAY_MS + phase)
                     + drift_per_h * amp * (ts - cfg.start_ms) / 3_600_000
                     + LOAD_GAIN[sensor] * sigma * (load_base + (1 - 2 * mirror) * swing)
-                    + rng.gauss(0, sigma)
+                    + noise
                 )
                 value = normal
+                in_episode = False
                 for a in episodes:
                     if not a.start_ms <= ts < a.end_ms:
                         continue
+                    in_episode = True
                     if a.kind == "spike":
                         value = SPIKE_VALUES[sensor]
                     elif a.kind == "level_shift":
@@ -270,6 +289,8 @@ def generate(cfg: SimulationConfig, sim: Simulation | None = None) -> Iterator[t
                         value = normal + frac * (DRIFT_TARGETS[sensor] - base)
                     elif a.kind == "stuck":
                         value = stuck_values.setdefault((device, sensor), round(normal, 2))
+                if not in_episode and abs(noise) >= OUTLIER_SIGMAS * sigma:
+                    sim.outliers.append(Outlier(device, sensor, ts, round(noise / sigma, 2)))
                 rec[sensor] = round(max(value, 0.0), 3)
             sim.valid += 1
             yield ts, device, json.dumps(rec, separators=(",", ":"))
