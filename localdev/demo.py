@@ -263,15 +263,10 @@ OUTLIER_SLACK_MS = 1_000
 
 def on_outlier(outliers: list[dict], ev: dict) -> bool:
     """Whether alert ``ev`` is about a chance outlier of the simulated noise (`Simulation.outliers`):
-    same device, at or just after its reading, on its sensor or a multivariate alert naming it."""
-    for o in outliers:
-        if o["device_id"] != ev["device_id"] or not 0 <= ev["ts"] - o["ts"] <= OUTLIER_SLACK_MS:
-            continue
-        if ev["sensor"] == o["sensor"] or (
-            ev["sensor"] == DEVICE_SENSOR and o["sensor"] in top_sensors(ev.get("reason", ""))
-        ):
-            return True
-    return False
+    matched as an injected anomaly is (`_points_at`: its sensor, or a multivariate alert naming it),
+    at the outlier's reading or up to ``OUTLIER_SLACK_MS`` after it."""
+    windows = ({**o, "kind": "outlier", "start_ms": o["ts"], "end_ms": o["ts"]} for o in outliers)
+    return any(_in_window(w, ev, OUTLIER_SLACK_MS) and _points_at(w, ev) for w in windows)
 
 
 def stop_drained(job_client, savepoint_dir: Path, deploy_timeout_s: float = 60.0) -> str:  # noqa: ANN001
@@ -410,10 +405,10 @@ def run_pipeline(aws: emulator.LocalAws, s: DemoSettings, work: Path) -> dict:
     slack = s.batch_window_ms + s.silence_timeout_ms + 10_000
     hit = alerted_anomalies(labels, alerts, slack)
     outliers = [asdict(o) for o in sim.outliers]
-    unexplained = unmatched_alerts(labels, alerts, slack)
-    # not false alarms: points the simulator's own noise put >= OUTLIER_SIGMAS from their mean
-    on_outliers = [ev for ev in unexplained if on_outlier(outliers, ev)]
-    unmatched = [ev for ev in unexplained if ev not in on_outliers]
+    unmatched: list[dict] = []
+    on_outliers: list[dict] = []  # not false alarms: points the simulator's noise put >= OUTLIER_SIGMAS out
+    for ev in unmatched_alerts(labels, alerts, slack):
+        (on_outliers if on_outlier(outliers, ev) else unmatched).append(ev)
     threshold = [a for a in labels if a["threshold_breach"]]
     return {
         "events_sent": events_sent,
